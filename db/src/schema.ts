@@ -1,0 +1,101 @@
+import { sql } from "drizzle-orm"
+import {
+  bigint,
+  boolean,
+  date,
+  index,
+  integer,
+  pgTable,
+  serial,
+  text,
+  timestamp,
+  varchar,
+} from "drizzle-orm/pg-core"
+
+const uuid = (name: string) =>
+  varchar(name, { length: 36 })
+    .primaryKey()
+    .default(sql`gen_random_uuid()::text`)
+
+const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow()
+
+export const users = pgTable("users", {
+  id: uuid("id"),
+  username: varchar("username", { length: 100 }).notNull().unique(),
+  passwordHash: text("password_hash").notNull(),
+  role: varchar("role", { length: 20 }).notNull().default("user"),
+  isActive: boolean("is_active").notNull().default(true),
+  createdAt: createdAt(),
+})
+
+export const apiKeys = pgTable(
+  "api_keys",
+  {
+    id: uuid("id"),
+    userId: varchar("user_id", { length: 36 })
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    name: varchar("name", { length: 100 }).notNull(),
+    // SHA-256 hex of the raw key; the raw key is never stored.
+    keyHash: varchar("key_hash", { length: 64 }).notNull().unique(),
+    prefix: varchar("prefix", { length: 16 }).notNull(),
+    scopes: text("scopes").array().notNull().default(sql`'{}'::text[]`),
+    isActive: boolean("is_active").notNull().default(true),
+    createdAt: createdAt(),
+    lastUsedAt: timestamp("last_used_at", { withTimezone: true }),
+    expiresAt: timestamp("expires_at", { withTimezone: true }),
+  },
+  (t) => [index("idx_api_keys_user_id").on(t.userId)],
+)
+
+export const oracleProfiles = pgTable(
+  "oracle_profiles",
+  {
+    id: serial("id").primaryKey(),
+    userId: varchar("user_id", { length: 36 })
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    name: varchar("name", { length: 100 }).notNull(),
+    birthday: date("birthday", { mode: "string" }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index("idx_oracle_profiles_user_id").on(t.userId)],
+)
+
+export const readings = pgTable(
+  "readings",
+  {
+    id: serial("id").primaryKey(),
+    userId: varchar("user_id", { length: 36 })
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    profileId: integer("profile_id").references(() => oracleProfiles.id, {
+      onDelete: "set null",
+    }),
+    question: text("question"),
+    createdAt: createdAt(),
+  },
+  (t) => [index("idx_readings_user_id").on(t.userId)],
+)
+
+// As the seed's Phase 1 defines it. Chat ids fit in 52 bits, so JS numbers are exact.
+export const telegramLinks = pgTable(
+  "telegram_links",
+  {
+    id: serial("id").primaryKey(),
+    telegramChatId: bigint("telegram_chat_id", { mode: "number" }).notNull().unique(),
+    telegramUsername: varchar("telegram_username", { length: 100 }),
+    userId: varchar("user_id", { length: 36 })
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    linkedAt: timestamp("linked_at", { withTimezone: true }).notNull().defaultNow(),
+    lastActive: timestamp("last_active", { withTimezone: true }),
+    isActive: boolean("is_active").notNull().default(true),
+  },
+  (t) => [index("idx_telegram_links_user_id").on(t.userId)],
+)
+
+export type User = typeof users.$inferSelect
+export type ApiKey = typeof apiKeys.$inferSelect
+export type OracleProfile = typeof oracleProfiles.$inferSelect
+export type TelegramLink = typeof telegramLinks.$inferSelect
