@@ -69,7 +69,14 @@ export function createLogger(options: LoggerOptions): Logger {
   const make = (bound: Fields): Logger => {
     const emit = (level: Level) => (msg: string, fields?: Fields) => {
       if (ORDER[level] < threshold) return
-      const record = { time: new Date().toISOString(), level, service: options.service, msg, ...bound, ...fields }
+      const record = {
+        time: new Date().toISOString(),
+        level,
+        service: options.service,
+        msg,
+        ...bound,
+        ...fields,
+      }
       let line: string
       try {
         line = JSON.stringify(record, replacer)

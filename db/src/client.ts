@@ -39,7 +39,11 @@ export async function createDb(target: DbTarget): Promise<Database> {
   }
   if ("memory" in target) {
     const client = await PGlite.create()
-    return { db: drizzlePglite(client, { schema }) as unknown as Db, driver: "pglite", close: () => client.close() }
+    return {
+      db: drizzlePglite(client, { schema }) as unknown as Db,
+      driver: "pglite",
+      close: () => client.close(),
+    }
   }
   const dir = resolve(target.pgliteDir)
   const release = lockDirectory(dir)

@@ -82,10 +82,17 @@ export async function migrate(db: Db, migrations = readMigrations()): Promise<st
 /** Undoes the latest applied migration with its rollback SQL; returns its tag, or null. */
 export async function rollback(db: Db, migrations = readMigrations()): Promise<string | null> {
   return locked(db, async (tx) => {
-    const [latest] = await tx.select().from(applied).orderBy(desc(applied.createdAt), desc(applied.id)).limit(1)
+    const [latest] = await tx
+      .select()
+      .from(applied)
+      .orderBy(desc(applied.createdAt), desc(applied.id))
+      .limit(1)
     if (!latest) return null
     const m = migrations.find((x) => x.hash === latest.hash)
-    if (!m) throw new Error(`applied migration ${latest.hash.slice(0, 12)}… is not in db/drizzle; cannot roll it back`)
+    if (!m)
+      throw new Error(
+        `applied migration ${latest.hash.slice(0, 12)}… is not in db/drizzle; cannot roll it back`,
+      )
     for (const statement of m.rollback) await tx.execute(sql.raw(statement))
     await tx.delete(applied).where(sql`${applied.id} = ${latest.id}`)
     return m.tag
@@ -94,6 +101,8 @@ export async function rollback(db: Db, migrations = readMigrations()): Promise<s
 
 /** Tags of applied migrations, oldest first. */
 export async function appliedMigrations(db: Db, migrations = readMigrations()): Promise<string[]> {
-  const rows = await locked(db, (tx) => tx.select().from(applied).orderBy(applied.createdAt, applied.id))
+  const rows = await locked(db, (tx) =>
+    tx.select().from(applied).orderBy(applied.createdAt, applied.id),
+  )
   return rows.map((r) => migrations.find((m) => m.hash === r.hash)?.tag ?? r.hash)
 }

@@ -13,9 +13,7 @@ import {
 } from "drizzle-orm/pg-core"
 
 const uuid = (name: string) =>
-  varchar(name, { length: 36 })
-    .primaryKey()
-    .default(sql`gen_random_uuid()::text`)
+  varchar(name, { length: 36 }).primaryKey().default(sql`gen_random_uuid()::text`)
 
 const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow()
 

@@ -1,0 +1,105 @@
+import { apiKeys, users } from "@nps/db"
+import { and, eq, sql } from "drizzle-orm"
+import { Elysia } from "elysia"
+import type { Deps } from "./context"
+import { hashApiKey, looksLikeApiKey, type Scope } from "./credentials"
+import { forbidden, unauthorized } from "./errors"
+
+export interface Principal {
+  userId: string
+  username: string
+  role: string
+  isActive: boolean
+  via: "jwt" | "key"
+  scopes: readonly string[]
+}
+
+// A signed-in user acts for themselves on Oracle data; only a key can carry telegram:service.
+const JWT_SCOPES: readonly Scope[] = ["oracle:read", "oracle:write"]
+// last_used_at is written at most this often per key, keeping hot paths read-only.
+const LAST_USED_RESOLUTION_MS = 60_000
+
+const bearer = (header: string | undefined) => {
+  const match = header?.match(/^Bearer\s+(\S+)\s*$/i)
+  return match?.[1]
+}
+
+async function fromApiKey({ db, now }: Deps, key: string): Promise<Principal | null> {
+  const [row] = await db
+    .select({
+      keyId: apiKeys.id,
+      scopes: apiKeys.scopes,
+      expiresAt: apiKeys.expiresAt,
+      lastUsedAt: apiKeys.lastUsedAt,
+      userId: users.id,
+      username: users.username,
+      role: users.role,
+    })
+    .from(apiKeys)
+    .innerJoin(users, eq(users.id, apiKeys.userId))
+    .where(
+      and(
+        eq(apiKeys.keyHash, hashApiKey(key)),
+        eq(apiKeys.isActive, true),
+        eq(users.isActive, true),
+      ),
+    )
+    .limit(1)
+  const t = now()
+  if (!row || (row.expiresAt && row.expiresAt <= t)) return null
+  if (!row.lastUsedAt || t.getTime() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
+    await db.update(apiKeys).set({ lastUsedAt: sql`now()` }).where(eq(apiKeys.id, row.keyId))
+  }
+  const { userId, username, role, scopes } = row
+  return { userId, username, role, isActive: true, via: "key", scopes }
+}
+
+async function fromJwt({ db, jwt }: Deps, token: string): Promise<Principal | null> {
+  const userId = await jwt.verify(token)
+  if (!userId) return null
+  const [user] = await db
+    .select({ username: users.username, role: users.role })
+    .from(users)
+    .where(and(eq(users.id, userId), eq(users.isActive, true)))
+    .limit(1)
+  return user ? { userId, ...user, isActive: true, via: "jwt", scopes: JWT_SCOPES } : null
+}
+
+/** The caller behind an Authorization header, or null when there is none or it is not valid. */
+export async function authenticate(
+  deps: Deps,
+  header: string | undefined,
+): Promise<Principal | null> {
+  const token = bearer(header)
+  if (!token) return null
+  return looksLikeApiKey(token) ? fromApiKey(deps, token) : fromJwt(deps, token)
+}
+
+/**
+ * `auth: "any"` — a JWT or an API key; `auth: "jwt"` — a signed-in user only;
+ * `auth: <scope>` — a JWT or key holding that scope. The route receives `principal`.
+ */
+export type AuthRequirement = "any" | "jwt" | Scope
+
+export const authPlugin = (deps: Deps) =>
+  new Elysia().macro({
+    auth: (requirement: AuthRequirement) => ({
+      detail: { security: [{ bearer: [] }] },
+      async resolve({ headers }) {
+        const principal = await authenticate(deps, headers.authorization)
+        if (!principal)
+          throw unauthorized(
+            headers.authorization ? "Invalid or expired credentials" : "Missing bearer credentials",
+          )
+        if (requirement === "jwt" && principal.via !== "jwt")
+          throw forbidden("This endpoint needs a signed-in user (JWT), not an API key")
+        if (
+          requirement !== "any" &&
+          requirement !== "jwt" &&
+          !principal.scopes.includes(requirement)
+        )
+          throw forbidden(`This credential lacks the '${requirement}' scope`)
+        return { principal }
+      },
+    }),
+  })

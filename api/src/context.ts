@@ -1,0 +1,27 @@
+import type { Db } from "@nps/db"
+import type { Config } from "./config"
+import type { Jwt } from "./credentials"
+import type { Logger } from "./logger"
+import type { RateLimit } from "./rate-limit"
+
+/** Everything a request handler may depend on; built once by createApp. */
+export interface Deps {
+  db: Db
+  config: Config
+  logger: Logger
+  now: () => Date
+  jwt: Jwt
+}
+
+export interface Limits {
+  login: RateLimit
+  /** Link attempts per client address (callers holding the service key are exempt). */
+  link: RateLimit
+  linkPerChat: RateLimit
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  login: { max: 10, windowMs: 60_000 },
+  link: { max: 30, windowMs: 60_000 },
+  linkPerChat: { max: 10, windowMs: 60_000 },
+}

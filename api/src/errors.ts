@@ -1,0 +1,108 @@
+// The contract's error envelope, in one place: {"error": "<code>", "message": "<for humans>"}.
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message)
+  }
+}
+
+export const badRequest = (message: string) => new ApiError(400, "bad_request", message)
+export const unauthorized = (message = "Missing or invalid credentials") =>
+  new ApiError(401, "unauthorized", message)
+export const forbidden = (message: string) => new ApiError(403, "forbidden", message)
+export const notFound = (code: string, message: string) => new ApiError(404, code, message)
+export const tooManyRequests = (retryAfterSeconds: number) =>
+  new ApiError(429, "rate_limited", "Too many requests; try again later", {
+    "retry-after": String(retryAfterSeconds),
+  })
+export const databaseUnavailable = () =>
+  new ApiError(503, "database_unavailable", "The database is unavailable; try again shortly")
+
+// postgres.js / Bun socket codes, SQLSTATE classes 08 (connection) and 57P0x (shutdown).
+const UNAVAILABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ConnectionRefused",
+  "CONNECT_TIMEOUT",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+])
+
+function causes(error: unknown): unknown[] {
+  const chain: unknown[] = []
+  for (let e = error; e && chain.length < 5; e = (e as { cause?: unknown }).cause) chain.push(e)
+  return chain
+}
+
+const codeOf = (e: unknown) => (e as { code?: unknown } | null)?.code
+
+export function isDatabaseUnavailable(error: unknown): boolean {
+  return causes(error).some((e) => {
+    const code = codeOf(e)
+    if (typeof code === "string" && (UNAVAILABLE_CODES.has(code) || /^(08|57P0)/.test(code)))
+      return true
+    return e instanceof Error && /PGlite is closed/i.test(e.message)
+  })
+}
+
+export const isUniqueViolation = (error: unknown) =>
+  causes(error).some((e) => codeOf(e) === "23505")
+
+export interface ErrorReply {
+  status: number
+  body: { error: string; message: string }
+  headers: Record<string, string>
+}
+
+const reply = (status: number, error: string, message: string, headers = {}): ErrorReply => ({
+  status,
+  body: { error, message },
+  headers,
+})
+
+interface Issue {
+  path?: string
+  message?: string
+}
+
+/**
+ * Maps anything thrown during a request to the envelope. Validation messages name the field
+ * and the rule, never the submitted value (it may be an API key or a password).
+ */
+export function toErrorReply(code: string | number, error: unknown): ErrorReply {
+  if (error instanceof ApiError)
+    return reply(error.status, error.code, error.message, error.headers)
+  switch (code) {
+    case "VALIDATION": {
+      const v = error as { type?: string; all?: Issue[] }
+      const first = v.all?.[0]
+      const field = first?.path?.replace(/^\//, "").replaceAll("/", ".") || v.type || "request"
+      return reply(
+        422,
+        "validation_error",
+        `Invalid ${field}: ${first?.message ?? "does not match the schema"}`,
+      )
+    }
+    case "PARSE":
+      return reply(400, "malformed_body", "The request body is not valid JSON")
+    case "NOT_FOUND":
+      return reply(404, "not_found", "No such endpoint")
+  }
+  if (isDatabaseUnavailable(error)) {
+    const e = databaseUnavailable()
+    return reply(e.status, e.code, e.message)
+  }
+  // A race lost to a concurrent writer; the client may simply retry.
+  if (isUniqueViolation(error)) return reply(409, "conflict", "The resource already exists")
+  return reply(500, "internal_error", "Something went wrong; it has been logged")
+}

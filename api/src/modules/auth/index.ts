@@ -1,0 +1,41 @@
+import { Elysia } from "elysia"
+import { authPlugin } from "../../auth"
+import type { Deps, Limits } from "../../context"
+import { tooManyRequests } from "../../errors"
+import { errorResponses } from "../../model"
+import { clientAddress, createRateLimiter } from "../../rate-limit"
+import { LoginBody, MeResponse, TokenResponse } from "./model"
+import { login } from "./service"
+
+export const authRoutes = (deps: Deps, limits: Limits) => {
+  const loginLimiter = createRateLimiter(limits.login, () => deps.now().getTime())
+  return new Elysia({ prefix: "/auth", tags: ["auth"] })
+    .use(authPlugin(deps))
+    .post(
+      "/login",
+      ({ body, request, server }) => {
+        const verdict = loginLimiter.hit(clientAddress(request, server))
+        if (!verdict.ok) throw tooManyRequests(verdict.retryAfterSeconds)
+        return login(deps, body.username, body.password)
+      },
+      {
+        body: LoginBody,
+        response: { 200: TokenResponse, ...errorResponses },
+        detail: { summary: "Exchange a username and password for a JWT" },
+      },
+    )
+    .get(
+      "/me",
+      ({ principal: p }) => ({
+        id: p.userId,
+        username: p.username,
+        role: p.role,
+        is_active: p.isActive,
+      }),
+      {
+        auth: "any",
+        response: { 200: MeResponse, ...errorResponses },
+        detail: { summary: "Who the credentials belong to" },
+      },
+    )
+}

@@ -1,0 +1,63 @@
+import { apiKeys, type Db } from "@nps/db"
+import { and, desc, eq } from "drizzle-orm"
+import { generateApiKey, hashApiKey, keyPrefix, type Scope } from "../../credentials"
+import { notFound } from "../../errors"
+
+export const DEFAULT_SCOPES: Scope[] = ["oracle:read"]
+const DAY_MS = 86_400_000
+
+export interface NewKey {
+  userId: string
+  name: string
+  scopes?: Scope[] | undefined
+  expiresDays?: number | undefined
+}
+
+/** Creates a key and returns the raw value — the only moment it exists outside the caller. */
+export async function createKey(db: Db, input: NewKey, now = new Date()) {
+  const key = generateApiKey()
+  const [row] = await db
+    .insert(apiKeys)
+    .values({
+      userId: input.userId,
+      name: input.name,
+      keyHash: hashApiKey(key),
+      prefix: keyPrefix(key),
+      scopes: input.scopes ?? DEFAULT_SCOPES,
+      expiresAt: input.expiresDays ? new Date(now.getTime() + input.expiresDays * DAY_MS) : null,
+    })
+    .returning({ id: apiKeys.id, prefix: apiKeys.prefix, scopes: apiKeys.scopes })
+  if (!row) throw new Error("insert returned no row")
+  return { id: row.id, key, prefix: row.prefix, scopes: row.scopes }
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null)
+
+export async function listKeys(db: Db, userId: string) {
+  const rows = await db
+    .select()
+    .from(apiKeys)
+    .where(eq(apiKeys.userId, userId))
+    .orderBy(desc(apiKeys.createdAt))
+  return rows.map((k) => ({
+    id: k.id,
+    name: k.name,
+    prefix: k.prefix,
+    scopes: k.scopes,
+    is_active: k.isActive,
+    created_at: k.createdAt.toISOString(),
+    last_used_at: iso(k.lastUsedAt),
+    expires_at: iso(k.expiresAt),
+  }))
+}
+
+/** Revokes a key; with `userId`, only that user's own key (someone else's reads as not found). */
+export async function revokeKey(db: Db, id: string, userId?: string) {
+  const [row] = await db
+    .update(apiKeys)
+    .set({ isActive: false })
+    .where(and(eq(apiKeys.id, id), userId ? eq(apiKeys.userId, userId) : undefined))
+    .returning({ id: apiKeys.id })
+  if (!row) throw notFound("key_not_found", "No such API key")
+  return { id: row.id, is_active: false as const }
+}

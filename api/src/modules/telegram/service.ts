@@ -1,0 +1,155 @@
+import { apiKeys, type Db, oracleProfiles, readings, telegramLinks, users } from "@nps/db"
+import { and, asc, eq, gt, isNull, or, sql } from "drizzle-orm"
+import type { Principal } from "../../auth"
+import { hashApiKey } from "../../credentials"
+import { ApiError, forbidden, notFound } from "../../errors"
+
+export const notLinked = () => notFound("not_linked", "This chat is not linked to an NPS account")
+
+export interface LinkInput {
+  chatId: number
+  telegramUsername: string | null | undefined
+  apiKey: string
+}
+
+/** Validates the raw key and links the chat to its owner in one atomic upsert. */
+export async function linkChat(db: Db, input: LinkInput, now: Date) {
+  const [owner] = await db
+    .select({
+      keyId: apiKeys.id,
+      userId: users.id,
+      username: users.username,
+      role: users.role,
+      userActive: users.isActive,
+    })
+    .from(apiKeys)
+    .innerJoin(users, eq(users.id, apiKeys.userId))
+    .where(
+      and(
+        eq(apiKeys.keyHash, hashApiKey(input.apiKey)),
+        eq(apiKeys.isActive, true),
+        or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, now)),
+      ),
+    )
+    .limit(1)
+  if (!owner) throw new ApiError(401, "invalid_api_key", "Invalid API key")
+  if (!owner.userActive) throw notFound("user_inactive", "User not found or inactive")
+
+  // Relinking a chat to another account is allowed (seed scenario 5): the chat id decides.
+  const [link] = await db
+    .insert(telegramLinks)
+    .values({
+      telegramChatId: input.chatId,
+      telegramUsername: input.telegramUsername ?? null,
+      userId: owner.userId,
+      linkedAt: now,
+      lastActive: now,
+      isActive: true,
+    })
+    .onConflictDoUpdate({
+      target: telegramLinks.telegramChatId,
+      set: {
+        telegramUsername: sql`excluded.telegram_username`,
+        userId: sql`excluded.user_id`,
+        linkedAt: sql`excluded.linked_at`,
+        lastActive: sql`excluded.last_active`,
+        isActive: true,
+      },
+    })
+    .returning()
+  if (!link) throw new Error("upsert returned no row")
+  await db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, owner.keyId))
+  return {
+    telegram_chat_id: link.telegramChatId,
+    telegram_username: link.telegramUsername,
+    user_id: owner.userId,
+    username: owner.username,
+    role: owner.role,
+    linked_at: link.linkedAt.toISOString(),
+    is_active: link.isActive,
+  }
+}
+
+/**
+ * Marks the chat's active link as used and yields its user — one statement, so every bot call
+ * for a linked chat costs a single round trip including the last_active write.
+ */
+const touchLink = (db: Db, chatId: number, now: Date) =>
+  db.$with("touched").as(
+    db
+      .update(telegramLinks)
+      .set({ lastActive: now })
+      .where(and(eq(telegramLinks.telegramChatId, chatId), eq(telegramLinks.isActive, true)))
+      .returning({ userId: telegramLinks.userId }),
+  )
+
+export async function chatStatus(db: Db, chatId: number, now: Date) {
+  const touched = touchLink(db, chatId, now)
+  const [row] = await db
+    .with(touched)
+    .select({
+      username: users.username,
+      role: users.role,
+      profiles:
+        sql<number>`(select count(*) from ${oracleProfiles} where ${oracleProfiles.userId} = ${users.id})`.mapWith(
+          Number,
+        ),
+      readings:
+        sql<number>`(select count(*) from ${readings} where ${readings.userId} = ${users.id})`.mapWith(
+          Number,
+        ),
+    })
+    .from(touched)
+    .innerJoin(users, and(eq(users.id, touched.userId), eq(users.isActive, true)))
+  if (!row) return { linked: false as const }
+  return {
+    linked: true as const,
+    username: row.username,
+    role: row.role,
+    oracle_profile_count: row.profiles,
+    reading_count: row.readings,
+  }
+}
+
+export async function chatProfiles(db: Db, chatId: number, now: Date) {
+  const touched = touchLink(db, chatId, now)
+  // Left join: no rows means not linked; one row of nulls means linked without profiles.
+  const rows = await db
+    .with(touched)
+    .select({
+      id: oracleProfiles.id,
+      name: oracleProfiles.name,
+      birthday: oracleProfiles.birthday,
+      createdAt: oracleProfiles.createdAt,
+    })
+    .from(touched)
+    .innerJoin(users, and(eq(users.id, touched.userId), eq(users.isActive, true)))
+    .leftJoin(oracleProfiles, eq(oracleProfiles.userId, touched.userId))
+    .orderBy(asc(oracleProfiles.createdAt), asc(oracleProfiles.id))
+  if (rows.length === 0) throw notLinked()
+  return rows.flatMap((p) =>
+    p.id === null || p.name === null || p.birthday === null || p.createdAt === null
+      ? []
+      : [{ id: p.id, name: p.name, birthday: p.birthday, created_at: p.createdAt.toISOString() }],
+  )
+}
+
+/** The bot (service scope) may unlink any chat; a user only a chat linked to themselves. */
+export async function unlinkChat(db: Db, chatId: number, principal: Principal) {
+  const isService = principal.scopes.includes("telegram:service")
+  const [link] = await db
+    .select({ userId: telegramLinks.userId })
+    .from(telegramLinks)
+    .where(and(eq(telegramLinks.telegramChatId, chatId), eq(telegramLinks.isActive, true)))
+    .limit(1)
+  if (!link) throw notLinked()
+  if (!isService && link.userId !== principal.userId)
+    throw forbidden("This chat is linked to another account")
+  const [row] = await db
+    .update(telegramLinks)
+    .set({ isActive: false })
+    .where(and(eq(telegramLinks.telegramChatId, chatId), eq(telegramLinks.isActive, true)))
+    .returning({ chatId: telegramLinks.telegramChatId })
+  if (!row) throw notLinked() // a concurrent unlink got there first
+  return { telegram_chat_id: row.chatId, is_active: false as const }
+}
