@@ -1,7 +1,4 @@
-/**
- * Fixed-window counters for brute-force protection (login, link). Memory is bounded: expired
- * windows are swept as the map grows, and past `maxKeys` the oldest entries are evicted.
- */
+/** Fixed-window counters for brute-force protection (login, link), bounded in memory. */
 export interface RateLimit {
   max: number
   windowMs: number
@@ -16,11 +13,13 @@ export function createRateLimiter(
 ) {
   const windows = new Map<string, { start: number; count: number }>()
 
+  // A window restart re-inserts its key, so the map is ordered by window start: expired
+  // entries sit at the front and a sweep stops at the first live one. At capacity it also
+  // evicts the oldest down to 90%, so sweeps are rare and each costs only what it deletes.
   const sweep = (t: number) => {
-    for (const [key, w] of windows) if (t - w.start >= windowMs) windows.delete(key)
-    // Maps iterate in insertion order, so the first keys are the oldest windows.
-    for (const key of windows.keys()) {
-      if (windows.size <= maxKeys) break
+    const target = Math.floor(maxKeys * 0.9)
+    for (const [key, w] of windows) {
+      if (t - w.start < windowMs && windows.size <= target) break
       windows.delete(key)
     }
   }

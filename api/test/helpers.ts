@@ -1,9 +1,9 @@
 // Shared test plumbing: a real database per test file (PGlite in memory, plus a throwaway
 // Postgres database when TEST_DATABASE_URL is set), the real app, and small request helpers.
 import { afterAll, beforeAll, beforeEach, describe } from "bun:test"
-import { createDb, type Database, type Db, migrate, oracleProfiles, readings } from "@nps/db"
+import { type Database, type Db, oracleProfiles, readings } from "@nps/db"
 import { sql } from "drizzle-orm"
-import postgres from "postgres"
+import { type Driver, drivers, openTestDatabase } from "../../db/test/helpers"
 import { type AppOptions, createApp } from "../src/app"
 import { loadConfig } from "../src/config"
 import type { Scope } from "../src/credentials"
@@ -11,36 +11,7 @@ import { createLogger } from "../src/logger"
 import { createUser, type Role } from "../src/modules/auth/service"
 import { createKey } from "../src/modules/keys/service"
 
-export type Driver = "pglite" | "postgres"
-
-export const drivers = (): Driver[] =>
-  process.env.TEST_DATABASE_URL ? ["pglite", "postgres"] : ["pglite"]
-
-/** A fresh, migrated database for one test file, dropped afterwards. */
-export async function openTestDatabase(driver: Driver): Promise<Database & { url?: string }> {
-  if (driver === "pglite") {
-    const database = await createDb({ memory: true })
-    await migrate(database.db)
-    return database
-  }
-  const adminUrl = process.env.TEST_DATABASE_URL as string
-  const name = `nps_test_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} })
-  await admin.unsafe(`create database ${name}`)
-  const url = new URL(adminUrl)
-  url.pathname = `/${name}`
-  const database = await createDb({ url: url.toString() })
-  await migrate(database.db)
-  return {
-    ...database,
-    url: url.toString(),
-    close: async () => {
-      await database.close()
-      await admin.unsafe(`drop database if exists ${name} with (force)`)
-      await admin.end()
-    },
-  }
-}
+export { type Driver, drivers, openTestDatabase }
 
 export const resetDatabase = (db: Db) =>
   db.execute(

@@ -1,0 +1,155 @@
+// The bot's only door to the NPS API: Eden Treaty typed from the API's own App, so request and
+// response shapes come from the server's schemas. Every call resolves to a tagged result the
+// handlers switch on; network failures, timeouts and odd statuses never escape as exceptions.
+import { type Treaty, treaty } from "@elysiajs/eden"
+import type { App } from "@nps/api"
+import { describeError, type Logger } from "@nps/api/logger"
+
+export type NpsClient = Treaty.Create<App>
+type TelegramRoutes = NpsClient["api"]["telegram"]
+
+export type LinkedAccount = Treaty.Data<TelegramRoutes["link"]["post"]>
+export type LinkedStatus = Extract<
+  Treaty.Data<ReturnType<TelegramRoutes["status"]>["get"]>,
+  { linked: true }
+>
+export type Profile = Treaty.Data<ReturnType<TelegramRoutes["profile"]>["get"]>[number]
+
+/** The API answered with something this bot cannot act on (a bug or a misconfiguration). */
+export type Failure =
+  | { kind: "unavailable" }
+  | { kind: "error"; status: number; code: string | undefined }
+
+export type LinkResult =
+  | { kind: "ok"; account: LinkedAccount }
+  | { kind: "invalid_key" }
+  | { kind: "inactive_user" }
+  | { kind: "throttled" }
+  | Failure
+export type StatusResult = { kind: "ok"; status: LinkedStatus } | { kind: "not_linked" } | Failure
+export type ProfilesResult = { kind: "ok"; profiles: Profile[] } | { kind: "not_linked" } | Failure
+export type UnlinkResult = { kind: "ok" } | { kind: "not_linked" } | Failure
+
+export interface LinkInput {
+  chatId: number
+  telegramUsername: string | null
+  apiKey: string
+}
+
+/** What the command handlers need from the API. */
+export interface NpsApi {
+  link(input: LinkInput): Promise<LinkResult>
+  status(chatId: number): Promise<StatusResult>
+  profiles(chatId: number): Promise<ProfilesResult>
+  unlink(chatId: number): Promise<UnlinkResult>
+}
+
+export interface ApiClientOptions {
+  /** e.g. http://api:8000/api — the `/api` prefix is part of the routes, so it is stripped here. */
+  baseUrl: string
+  serviceKey: string | undefined
+  logger: Logger
+  /** Bun's fetch has no separate connect phase: this is its socket idle timeout (covers connect). */
+  connectTimeoutMs?: number
+  /** Deadline for the whole call, body included. */
+  totalTimeoutMs?: number
+  /** An in-process Elysia app instead of HTTP (tests); skips the network and its timeouts. */
+  app?: App
+}
+
+// Statuses that mean "try again later" rather than "this request is wrong".
+const TRANSIENT = new Set([408, 429, 502, 503, 504])
+
+interface Raw {
+  status: number
+  error: { value: unknown } | null
+}
+
+const errorCode = (value: unknown): string | undefined =>
+  typeof value === "object" && value !== null && typeof (value as { error?: unknown }).error === "string"
+    ? (value as { error: string }).error
+    : undefined
+
+export function createApiClient(options: ApiClientOptions): NpsApi {
+  const { logger, connectTimeoutMs = 5_000, totalTimeoutMs = 10_000 } = options
+  const headers = options.serviceKey ? { authorization: `Bearer ${options.serviceKey}` } : undefined
+  const fetcher = ((input: string | URL | Request, init?: RequestInit) =>
+    fetch(input, {
+      ...init,
+      timeout: connectTimeoutMs,
+      signal: AbortSignal.timeout(totalTimeoutMs),
+    })) as typeof fetch
+  const domain = options.baseUrl.replace(/\/+$/, "").replace(/\/api$/, "")
+  const config = { headers, fetcher, parseDate: false }
+  const client: NpsClient = options.app ? treaty<App>(options.app, config) : treaty<App>(domain, config)
+
+  /** Runs one call; `undefined` means the API could not be reached or timed out. */
+  const call = async <T extends Raw>(
+    endpoint: string,
+    chatId: number,
+    run: () => Promise<T>,
+  ): Promise<T | undefined> => {
+    const started = performance.now()
+    const duration = () => Math.round(performance.now() - started)
+    try {
+      const raw = await run()
+      // Eden reports a failed fetch as status 503 with no response body.
+      if (raw.error && raw.status === 503 && raw.error.value instanceof Error) throw raw.error.value
+      const code = raw.error ? errorCode(raw.error.value) : undefined
+      const level = raw.status >= 500 ? "warn" : "debug"
+      logger[level]("api call", { endpoint, chat_id: chatId, status: raw.status, code, duration_ms: duration() })
+      return raw
+    } catch (error) {
+      logger.warn("api unreachable", { endpoint, chat_id: chatId, duration_ms: duration(), error: describeError(error) })
+      return undefined
+    }
+  }
+
+  const failure = (endpoint: string, raw: Raw | undefined): Failure => {
+    if (!raw || TRANSIENT.has(raw.status)) return { kind: "unavailable" }
+    const code = raw.error ? errorCode(raw.error.value) : undefined
+    // 401/403 here means the service key is missing or wrong: an operator must act.
+    logger.error("unexpected api response", { endpoint, status: raw.status, code })
+    return { kind: "error", status: raw.status, code }
+  }
+
+  return {
+    async link({ chatId, telegramUsername, apiKey }) {
+      const raw = await call("link", chatId, () =>
+        client.api.telegram.link.post({
+          telegram_chat_id: chatId,
+          telegram_username: telegramUsername,
+          api_key: apiKey,
+        }),
+      )
+      if (raw && raw.error === null) return { kind: "ok", account: raw.data }
+      if (raw?.status === 401) return { kind: "invalid_key" }
+      if (raw?.status === 404 && raw.error && errorCode(raw.error.value) === "user_inactive")
+        return { kind: "inactive_user" }
+      if (raw?.status === 429) return { kind: "throttled" }
+      return failure("link", raw)
+    },
+
+    async status(chatId) {
+      const raw = await call("status", chatId, () => client.api.telegram.status({ chat_id: chatId }).get())
+      if (raw && raw.error === null) {
+        return raw.data.linked ? { kind: "ok", status: raw.data } : { kind: "not_linked" }
+      }
+      return failure("status", raw)
+    },
+
+    async profiles(chatId) {
+      const raw = await call("profile", chatId, () => client.api.telegram.profile({ chat_id: chatId }).get())
+      if (raw && raw.error === null) return { kind: "ok", profiles: raw.data }
+      if (raw?.status === 404) return { kind: "not_linked" }
+      return failure("profile", raw)
+    },
+
+    async unlink(chatId) {
+      const raw = await call("unlink", chatId, () => client.api.telegram.link({ chat_id: chatId }).delete())
+      if (raw && raw.error === null) return { kind: "ok" }
+      if (raw?.status === 404) return { kind: "not_linked" }
+      return failure("unlink", raw)
+    },
+  }
+}

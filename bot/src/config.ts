@@ -1,0 +1,104 @@
+// Bot configuration: one TypeBox schema keyed by the environment variable names of CONTRACT.md,
+// parsed once in main.ts and passed down. Tests call loadConfig({ … }) directly.
+import { type Static, Type } from "@sinclair/typebox"
+import { Value } from "@sinclair/typebox/value"
+
+const LOG_LEVELS = ["debug", "info", "warn", "error"] as const
+
+const HttpUrl = (fallback: string) => Type.String({ default: fallback, pattern: "^https?://[^\\s]+$" })
+
+export const EnvSchema = Type.Object({
+  // The token sits in every Bot API URL path, so only URL-path-safe characters are accepted.
+  NPS_BOT_TOKEN: Type.String({ minLength: 1, maxLength: 200, pattern: "^[A-Za-z0-9:_-]+$" }),
+  TELEGRAM_BOT_API_URL: HttpUrl("http://api:8000/api"),
+  TELEGRAM_BOT_SERVICE_KEY: Type.Optional(
+    Type.String({ minLength: 20, maxLength: 200, pattern: "^[A-Za-z0-9_-]+$" }),
+  ),
+  TELEGRAM_RATE_LIMIT: Type.Integer({ minimum: 1, maximum: 1000, default: 20 }),
+  TELEGRAM_API_ROOT: HttpUrl("https://api.telegram.org"),
+  LOG_LEVEL: Type.Union(
+    LOG_LEVELS.map((level) => Type.Literal(level)),
+    { default: "info" },
+  ),
+  BOT_HEARTBEAT_FILE: Type.Optional(Type.String({ minLength: 1 })),
+})
+export type Env = Static<typeof EnvSchema>
+
+export interface BotConfig {
+  token: string
+  /** NPS API base, e.g. http://api:8000/api (no trailing slash). */
+  apiUrl: string
+  serviceKey: string | undefined
+  /** Messages per minute per chat. */
+  rateLimit: number
+  /** Bot API server root; requests go to `${telegramApiRoot}/bot${token}/${method}`. */
+  telegramApiRoot: string
+  logLevel: (typeof LOG_LEVELS)[number]
+  heartbeatFile: string | undefined
+}
+
+export interface ConfigIssue {
+  variable: string
+  message: string
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError"
+  constructor(readonly issues: ConfigIssue[]) {
+    super(issues.map((issue) => issue.message).join("; "))
+  }
+}
+
+export const TOKEN_MISSING = "NPS_BOT_TOKEN not set — cannot start bot"
+
+// What each variable must look like, phrased for operators. Never echoes the value: it may be a secret.
+const REQUIREMENTS: Record<keyof Env, string> = {
+  NPS_BOT_TOKEN: "NPS_BOT_TOKEN is invalid: expected a Telegram bot token like 123456:ABC-def",
+  TELEGRAM_BOT_API_URL: "TELEGRAM_BOT_API_URL is invalid: expected an http(s) URL",
+  TELEGRAM_BOT_SERVICE_KEY:
+    "TELEGRAM_BOT_SERVICE_KEY is invalid: expected an NPS API key (nps_ followed by URL-safe base64)",
+  TELEGRAM_RATE_LIMIT: "TELEGRAM_RATE_LIMIT is invalid: expected a whole number from 1 to 1000",
+  TELEGRAM_API_ROOT: "TELEGRAM_API_ROOT is invalid: expected an http(s) URL",
+  LOG_LEVEL: `LOG_LEVEL is invalid: expected one of ${LOG_LEVELS.join(", ")}`,
+  BOT_HEARTBEAT_FILE: "BOT_HEARTBEAT_FILE is invalid: expected a file path",
+}
+
+/** Validates the bot's environment; throws ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined>): BotConfig {
+  const raw: Record<string, unknown> = {}
+  for (const name of Object.keys(EnvSchema.properties)) {
+    // Compose files often pass `VAR=` for "unset": treat blank as absent.
+    const value = env[name]?.trim()
+    if (value) raw[name] = name === "LOG_LEVEL" ? value.toLowerCase() : value
+  }
+
+  const issues: ConfigIssue[] = []
+  if (raw.NPS_BOT_TOKEN === undefined) issues.push({ variable: "NPS_BOT_TOKEN", message: TOKEN_MISSING })
+
+  const candidate = Value.Convert(EnvSchema, Value.Default(EnvSchema, raw))
+  const bad = new Set<string>()
+  for (const error of Value.Errors(EnvSchema, candidate)) {
+    const variable = error.path.split("/")[1] as keyof Env | undefined
+    if (!variable || bad.has(variable) || (variable === "NPS_BOT_TOKEN" && raw.NPS_BOT_TOKEN === undefined)) continue
+    bad.add(variable)
+    issues.push({ variable, message: REQUIREMENTS[variable] ?? `${variable} is invalid` })
+  }
+  for (const name of ["TELEGRAM_BOT_API_URL", "TELEGRAM_API_ROOT"] as const) {
+    const value = (candidate as Record<string, unknown>)[name]
+    if (!bad.has(name) && typeof value === "string" && !URL.canParse(value)) {
+      issues.push({ variable: name, message: REQUIREMENTS[name] })
+    }
+  }
+  if (issues.length > 0) throw new ConfigError(issues)
+
+  const parsed = candidate as Env
+  return {
+    token: parsed.NPS_BOT_TOKEN,
+    apiUrl: parsed.TELEGRAM_BOT_API_URL.replace(/\/+$/, ""),
+    serviceKey: parsed.TELEGRAM_BOT_SERVICE_KEY,
+    rateLimit: parsed.TELEGRAM_RATE_LIMIT,
+    telegramApiRoot: parsed.TELEGRAM_API_ROOT.replace(/\/+$/, ""),
+    logLevel: parsed.LOG_LEVEL,
+    heartbeatFile: parsed.BOT_HEARTBEAT_FILE,
+  }
+}

@@ -1,0 +1,36 @@
+// Test databases: PGlite in memory always; a throwaway Postgres database per call when
+// TEST_DATABASE_URL is set, so every suite runs on both drivers.
+import postgres from "postgres"
+import { createDb, type Database } from "../src/client"
+import { migrate } from "../src/migrate"
+
+export type Driver = "pglite" | "postgres"
+
+export const drivers = (): Driver[] =>
+  process.env.TEST_DATABASE_URL ? ["pglite", "postgres"] : ["pglite"]
+
+/** A fresh, migrated database for one test file, dropped on close. */
+export async function openTestDatabase(driver: Driver): Promise<Database & { url?: string }> {
+  if (driver === "pglite") {
+    const database = await createDb({ memory: true })
+    await migrate(database.db)
+    return database
+  }
+  const adminUrl = process.env.TEST_DATABASE_URL as string
+  const name = `nps_test_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} })
+  await admin.unsafe(`create database ${name}`)
+  const url = new URL(adminUrl)
+  url.pathname = `/${name}`
+  const database = await createDb({ url: url.toString() })
+  await migrate(database.db)
+  return {
+    ...database,
+    url: url.toString(),
+    close: async () => {
+      await database.close()
+      await admin.unsafe(`drop database if exists ${name} with (force)`)
+      await admin.end()
+    },
+  }
+}
