@@ -1,7 +1,7 @@
 // `bun run admin <command> [--json]`: user and key management straight against the database.
 // With --json exactly one JSON object goes to stdout; errors go to stderr with exit 1.
 import { parseArgs } from "node:util"
-import { createDb, type Db } from "@nps/db"
+import { createDb, type Database, type Db } from "@nps/db"
 import { generateApiKey, SCOPES, type Scope } from "./credentials"
 import { ApiError } from "./errors"
 import { createUser, deactivateUser, findUser, type Role } from "./modules/auth/service"
@@ -41,30 +41,30 @@ function parseScopes(value: string | undefined): Scope[] | undefined {
 
 type Output = { json: object; text: string }
 
-const commands: Record<string, (db: Db, o: Options) => Promise<Output>> = {
+// Each command checks its arguments before asking for the database, so usage errors are instant.
+const commands: Record<string, (db: () => Promise<Db>, o: Options) => Promise<Output>> = {
   async "create-user"(db, o) {
     const role = (o.role ?? "user") as string
     if (role !== "user" && role !== "admin") throw new UsageError("--role must be user or admin")
-    const user = await createUser(db, {
+    const input = {
       username: need(o, "username"),
       password: need(o, "password"),
       role: role as Role,
-    })
+    }
+    const user = await createUser(await db(), input)
     return { json: user, text: `created ${user.role} ${user.username} (${user.id})` }
   },
   async "create-key"(db, o) {
     const username = need(o, "username")
-    const user = await findUser(db, username)
-    if (!user) throw new UsageError(`no user named ${username}`)
+    const name = need(o, "name")
+    const scopes = parseScopes(o.scopes as string | undefined)
     const days = o["expires-days"] === undefined ? undefined : Number(o["expires-days"])
     if (days !== undefined && !(Number.isInteger(days) && days > 0))
       throw new UsageError("--expires-days must be a positive whole number")
-    const key = await createKey(db, {
-      userId: user.id,
-      name: need(o, "name"),
-      scopes: parseScopes(o.scopes as string | undefined),
-      expiresDays: days,
-    })
+    const conn = await db()
+    const user = await findUser(conn, username)
+    if (!user) throw new UsageError(`no user named ${username}`)
+    const key = await createKey(conn, { userId: user.id, name, scopes, expiresDays: days })
     return {
       json: key,
       text: `API key for ${username} (id ${key.id}, scopes ${key.scopes.join(",") || "none"}):\n${key.key}\nStore it now: it cannot be shown again.`,
@@ -73,11 +73,12 @@ const commands: Record<string, (db: Db, o: Options) => Promise<Output>> = {
   async "revoke-key"(db, o) {
     const id = need(o, "id")
     if (!/^[0-9a-f-]{36}$/i.test(id)) throw new UsageError("--id must be a key id (uuid)")
-    const key = await revokeKey(db, id)
+    const key = await revokeKey(await db(), id)
     return { json: key, text: `revoked key ${key.id}` }
   },
   async "deactivate-user"(db, o) {
-    const user = await deactivateUser(db, need(o, "username"))
+    const username = need(o, "username")
+    const user = await deactivateUser(await db(), username)
     return { json: { id: user.id, is_active: false }, text: `deactivated user ${user.id}` }
   },
 }
@@ -110,17 +111,21 @@ async function main(argv: string[]): Promise<number> {
   }
   const run = commands[command]
   if (!run) throw new UsageError(`unknown command ${command}\n\n${USAGE}`)
-  const { db, close } = await createDb(
-    process.env.DATABASE_URL
-      ? { url: process.env.DATABASE_URL, max: 1 }
-      : { pgliteDir: process.env.PGLITE_DIR || "./.data/pglite" },
-  )
+  let database: Database | undefined
+  const db = async () => {
+    database ??= await createDb(
+      process.env.DATABASE_URL
+        ? { url: process.env.DATABASE_URL, max: 1 }
+        : { pgliteDir: process.env.PGLITE_DIR || "./.data/pglite" },
+    )
+    return database.db
+  }
   try {
     const out = await run(db, values)
     console.log(values.json ? JSON.stringify(out.json) : out.text)
     return 0
   } finally {
-    await close()
+    await database?.close()
   }
 }
 

@@ -12,7 +12,11 @@ export type Schema = typeof schema
 export type Db = PgDatabase<PgQueryResultHKT, Schema>
 
 /** Where the data lives: a Postgres URL, a PGlite directory, or (tests) PGlite in memory. */
-export type DbTarget = { url: string; max?: number } | { pgliteDir: string } | { memory: true }
+export type DbTarget =
+  | { url: string; max?: number }
+  | { pgliteDir: string }
+  /** In memory, optionally starting from a `dumpDataDir()` snapshot (fast test databases). */
+  | { memory: true; snapshot?: Blob }
 
 export interface Database {
   db: Db
@@ -38,7 +42,7 @@ export async function createDb(target: DbTarget): Promise<Database> {
     }
   }
   if ("memory" in target) {
-    const client = await PGlite.create()
+    const client = await PGlite.create(target.snapshot ? { loadDataDir: target.snapshot } : {})
     return {
       db: drizzlePglite(client, { schema }) as unknown as Db,
       driver: "pglite",

@@ -1,0 +1,132 @@
+// The API as operators run it: `bun api/src/main.ts` (start:api) in its own process.
+import { afterAll, expect, test } from "bun:test"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { generateApiKey } from "../src/credentials"
+
+const ROOT = join(import.meta.dir, "..", "..")
+const tmp = mkdtempSync(join(tmpdir(), "nps-api-proc-"))
+afterAll(() => rmSync(tmp, { recursive: true, force: true }))
+
+interface Running {
+  proc: Bun.Subprocess<"ignore", "pipe", "pipe">
+  base: string
+  output: () => string
+}
+
+async function startApi(env: Record<string, string>): Promise<Running> {
+  const proc = Bun.spawn(["bun", "api/src/main.ts"], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", PORT: "0", ...env },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  })
+  let text = ""
+  const collect = async (stream: ReadableStream<Uint8Array>, onLine: (line: string) => void) => {
+    const decoder = new TextDecoder()
+    for await (const chunk of stream) {
+      const piece = decoder.decode(chunk)
+      text += piece
+      for (const line of piece.split("\n")) onLine(line)
+    }
+  }
+  const base = await new Promise<string>((resolve, reject) => {
+    const onLine = (line: string) => {
+      const url = line.includes('"api listening"') ? JSON.parse(line).url : undefined
+      if (url) resolve(url as string)
+    }
+    void collect(proc.stdout, onLine)
+    void collect(proc.stderr, () => {})
+    proc.exited.then((code) => reject(new Error(`api exited ${code}: ${text}`)))
+  })
+  return { proc, base, output: () => text }
+}
+
+async function stop(api: Running) {
+  const started = performance.now()
+  api.proc.kill("SIGTERM")
+  const code = await api.proc.exited
+  return { code, ms: performance.now() - started }
+}
+
+test("start:api on embedded PGlite: migrates, serves, bootstraps the service key, stops cleanly and reopens", async () => {
+  const serviceKey = generateApiKey()
+  const env = { PGLITE_DIR: join(tmp, "pglite"), TELEGRAM_BOT_SERVICE_KEY: serviceKey }
+  const api = await startApi(env)
+  expect(await (await fetch(`${api.base}/health`)).json()).toEqual({ status: "ok" })
+  const status = await fetch(`${api.base}/telegram/status/42`, {
+    headers: { authorization: `Bearer ${serviceKey}` },
+  })
+  expect(await status.json()).toEqual({ linked: false })
+  const docs = await fetch(`${api.base.replace(/\/api$/, "")}/swagger/json`)
+  const paths = Object.keys(((await docs.json()) as { paths: object }).paths)
+  for (const p of [
+    "/api/telegram/link",
+    "/api/telegram/status/{chat_id}",
+    "/api/auth/login",
+    "/api/health",
+  ]) {
+    expect(paths).toContain(p)
+  }
+  const { code, ms } = await stop(api)
+  expect(code).toBe(0)
+  expect(ms).toBeLessThan(10_000)
+  expect(api.output()).not.toContain(serviceKey)
+
+  // The directory was closed cleanly: a new process opens it and the key still works.
+  const again = await startApi(env)
+  const res = await fetch(`${again.base}/telegram/status/42`, {
+    headers: { authorization: `Bearer ${serviceKey}` },
+  })
+  expect(res.status).toBe(200)
+  expect((await stop(again)).code).toBe(0)
+})
+
+test("in production a validation error never echoes the submitted key", async () => {
+  const secret = "nps_ProductionSecretThatMustNotLeak_0123456789"
+  const api = await startApi({
+    NODE_ENV: "production",
+    JWT_SECRET: "p".repeat(40),
+    PGLITE_DIR: join(tmp, "prod"),
+  })
+  for (const body of [
+    JSON.stringify({ telegram_chat_id: "nope", api_key: secret }),
+    JSON.stringify({ telegram_chat_id: 1, api_key: 42, other: secret }),
+    `{"api_key":"${secret}"`,
+  ]) {
+    const res = await fetch(`${api.base}/telegram/link`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+    })
+    expect([400, 422]).toContain(res.status)
+    expect(await res.text()).not.toContain("ProductionSecret")
+  }
+  const big = await fetch(`${api.base}/telegram/link`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ api_key: secret, pad: "x".repeat(100_000) }),
+  })
+  expect(big.status).toBe(413)
+  expect((await stop(api)).code).toBe(0)
+  expect(api.output()).not.toContain("ProductionSecret")
+})
+
+test("production without JWT_SECRET refuses to start and names the variable", async () => {
+  const proc = Bun.spawn(["bun", "api/src/main.ts"], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? "",
+      NODE_ENV: "production",
+      PGLITE_DIR: join(tmp, "nojwt"),
+      PORT: "0",
+    },
+    stdout: "pipe",
+    stderr: "pipe",
+  })
+  expect(await proc.exited).toBe(1)
+  const out = (await new Response(proc.stdout).text()) + (await new Response(proc.stderr).text())
+  expect(out).toContain("JWT_SECRET")
+})
