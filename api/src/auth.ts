@@ -4,6 +4,7 @@ import { Elysia } from "elysia"
 import type { Deps } from "./context"
 import { hashApiKey, looksLikeApiKey, type Scope } from "./credentials"
 import { forbidden, unauthorized } from "./errors"
+import { preparedPerDb } from "./prepared"
 
 export interface Principal {
   userId: string
@@ -24,8 +25,8 @@ const bearer = (header: string | undefined) => {
   return match?.[1]
 }
 
-async function fromApiKey({ db, now }: Deps, key: string): Promise<Principal | null> {
-  const [row] = await db
+const keyPrincipal = preparedPerDb((db) =>
+  db
     .select({
       keyId: apiKeys.id,
       scopes: apiKeys.scopes,
@@ -39,16 +40,21 @@ async function fromApiKey({ db, now }: Deps, key: string): Promise<Principal | n
     .innerJoin(users, eq(users.id, apiKeys.userId))
     .where(
       and(
-        eq(apiKeys.keyHash, hashApiKey(key)),
+        eq(apiKeys.keyHash, sql.placeholder("hash")),
         eq(apiKeys.isActive, true),
         eq(users.isActive, true),
       ),
     )
     .limit(1)
+    .prepare("key_principal"),
+)
+
+async function fromApiKey({ db, now }: Deps, key: string): Promise<Principal | null> {
+  const [row] = await keyPrincipal(db).execute({ hash: hashApiKey(key) })
   const t = now()
   if (!row || (row.expiresAt && row.expiresAt <= t)) return null
   if (!row.lastUsedAt || t.getTime() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
-    await db.update(apiKeys).set({ lastUsedAt: sql`now()` }).where(eq(apiKeys.id, row.keyId))
+    await db.update(apiKeys).set({ lastUsedAt: t }).where(eq(apiKeys.id, row.keyId))
   }
   const { userId, username, role, scopes } = row
   return { userId, username, role, isActive: true, via: "key", scopes }

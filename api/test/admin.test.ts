@@ -1,9 +1,12 @@
 // The admin CLI as operators run it: `bun run admin <command>`, one process per command.
-import { afterAll, beforeAll, expect, test } from "bun:test"
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { createDb, migrate } from "@nps/db"
+
+// These tests start real processes and PGlite (seconds each on a busy machine).
+setDefaultTimeout(30_000)
 
 const ROOT = join(import.meta.dir, "..", "..")
 const tmp = mkdtempSync(join(tmpdir(), "nps-admin-"))

@@ -1,9 +1,12 @@
 // The API as operators run it: `bun api/src/main.ts` (start:api) in its own process.
-import { afterAll, expect, test } from "bun:test"
+import { afterAll, expect, setDefaultTimeout, test } from "bun:test"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { generateApiKey } from "../src/credentials"
+
+// These tests start real processes and PGlite (seconds each on a busy machine).
+setDefaultTimeout(30_000)
 
 const ROOT = join(import.meta.dir, "..", "..")
 const tmp = mkdtempSync(join(tmpdir(), "nps-api-proc-"))

@@ -1,10 +1,13 @@
-import { expect, test } from "bun:test"
+import { expect, setDefaultTimeout, test } from "bun:test"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { createDb, DatabaseLockedError } from "../src/client"
 import { migrate } from "../src/migrate"
 import { users } from "../src/schema"
+
+// These tests start real processes and PGlite (seconds each on a busy machine).
+setDefaultTimeout(30_000)
 
 const tempDir = () => mkdtempSync(join(tmpdir(), "nps-pglite-"))
 

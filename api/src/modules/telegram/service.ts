@@ -3,6 +3,7 @@ import { and, asc, eq, gt, isNull, or, sql } from "drizzle-orm"
 import type { Principal } from "../../auth"
 import { hashApiKey } from "../../credentials"
 import { ApiError, forbidden, notFound } from "../../errors"
+import { preparedPerDb } from "../../prepared"
 
 export const notLinked = () => notFound("not_linked", "This chat is not linked to an NPS account")
 
@@ -74,18 +75,23 @@ export async function linkChat(db: Db, input: LinkInput, now: Date) {
  * Marks the chat's active link as used and yields its user — one statement, so every bot call
  * for a linked chat costs a single round trip including the last_active write.
  */
-const touchLink = (db: Db, chatId: number, now: Date) =>
+const touchLink = (db: Db) =>
   db.$with("touched").as(
     db
       .update(telegramLinks)
-      .set({ lastActive: now })
-      .where(and(eq(telegramLinks.telegramChatId, chatId), eq(telegramLinks.isActive, true)))
+      .set({ lastActive: sql`${sql.placeholder("now")}::timestamptz` })
+      .where(
+        and(
+          eq(telegramLinks.telegramChatId, sql.placeholder("chatId")),
+          eq(telegramLinks.isActive, true),
+        ),
+      )
       .returning({ userId: telegramLinks.userId }),
   )
 
-export async function chatStatus(db: Db, chatId: number, now: Date) {
-  const touched = touchLink(db, chatId, now)
-  const [row] = await db
+const statusQuery = preparedPerDb((db) => {
+  const touched = touchLink(db)
+  return db
     .with(touched)
     .select({
       username: users.username,
@@ -101,20 +107,13 @@ export async function chatStatus(db: Db, chatId: number, now: Date) {
     })
     .from(touched)
     .innerJoin(users, and(eq(users.id, touched.userId), eq(users.isActive, true)))
-  if (!row) return { linked: false as const }
-  return {
-    linked: true as const,
-    username: row.username,
-    role: row.role,
-    oracle_profile_count: row.profiles,
-    reading_count: row.readings,
-  }
-}
+    .prepare("chat_status")
+})
 
-export async function chatProfiles(db: Db, chatId: number, now: Date) {
-  const touched = touchLink(db, chatId, now)
-  // Left join: no rows means not linked; one row of nulls means linked without profiles.
-  const rows = await db
+// Left join: no rows means not linked; one row of nulls means linked without profiles.
+const profilesQuery = preparedPerDb((db) => {
+  const touched = touchLink(db)
+  return db
     .with(touched)
     .select({
       id: oracleProfiles.id,
@@ -126,6 +125,23 @@ export async function chatProfiles(db: Db, chatId: number, now: Date) {
     .innerJoin(users, and(eq(users.id, touched.userId), eq(users.isActive, true)))
     .leftJoin(oracleProfiles, eq(oracleProfiles.userId, touched.userId))
     .orderBy(asc(oracleProfiles.createdAt), asc(oracleProfiles.id))
+    .prepare("chat_profiles")
+})
+
+export async function chatStatus(db: Db, chatId: number, now: Date) {
+  const [row] = await statusQuery(db).execute({ chatId, now: now.toISOString() })
+  if (!row) return { linked: false as const }
+  return {
+    linked: true as const,
+    username: row.username,
+    role: row.role,
+    oracle_profile_count: row.profiles,
+    reading_count: row.readings,
+  }
+}
+
+export async function chatProfiles(db: Db, chatId: number, now: Date) {
+  const rows = await profilesQuery(db).execute({ chatId, now: now.toISOString() })
   if (rows.length === 0) throw notLinked()
   return rows.flatMap((p) =>
     p.id === null || p.name === null || p.birthday === null || p.createdAt === null
