@@ -73,6 +73,15 @@ const reply = (status: number, error: string, message: string, headers = {}): Er
 interface Issue {
   path?: string
   message?: string
+  schema?: { anyOf?: { type?: string; format?: string }[] }
+}
+
+// TypeBox reports coercible fields (numbers in paths and JSON) as a union; name the real type.
+function describeIssue(issue: Issue | undefined): string {
+  if (!issue?.message) return "does not match the schema"
+  if (issue.message !== "Expected union value" || !issue.schema?.anyOf) return issue.message
+  const types = issue.schema.anyOf.map((s) => s.type).filter((t) => t && t !== "string")
+  return types.length ? `Expected ${types[0]}` : issue.message
 }
 
 /**
@@ -87,11 +96,7 @@ export function toErrorReply(code: string | number, error: unknown): ErrorReply 
       const v = error as { type?: string; all?: Issue[] }
       const first = v.all?.[0]
       const field = first?.path?.replace(/^\//, "").replaceAll("/", ".") || v.type || "request"
-      return reply(
-        422,
-        "validation_error",
-        `Invalid ${field}: ${first?.message ?? "does not match the schema"}`,
-      )
+      return reply(422, "validation_error", `Invalid ${field}: ${describeIssue(first)}`)
     }
     case "PARSE":
       return reply(400, "malformed_body", "The request body is not valid JSON")

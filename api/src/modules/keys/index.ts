@@ -10,7 +10,7 @@ export const keyRoutes = (deps: Deps) =>
   new Elysia({ prefix: "/auth/api-keys", tags: ["api keys"] })
     .use(authPlugin(deps))
     .post(
-      "/",
+      "",
       async ({ body, principal }) => {
         // The service scope reads any chat's data: only admins may mint it.
         if (body.scopes?.includes("telegram:service") && principal.role !== "admin")
@@ -36,7 +36,7 @@ export const keyRoutes = (deps: Deps) =>
         detail: { summary: "Create an API key (the raw key is returned only here)" },
       },
     )
-    .get("/", ({ principal }) => listKeys(deps.db, principal.userId), {
+    .get("", ({ principal }) => listKeys(deps.db, principal.userId), {
       auth: "jwt",
       response: { 200: t.Array(KeySummary), ...errorResponses },
       detail: { summary: "The caller's keys (never the raw key or its hash)" },
