@@ -89,6 +89,11 @@ const touchLink = (db: Db) =>
       .returning({ userId: telegramLinks.userId }),
   )
 
+const countOwnedBy = (userIdColumn: typeof readings.userId | typeof oracleProfiles.userId) =>
+  sql<number>`(select count(*) from ${userIdColumn.table} where ${userIdColumn} = ${users.id})`.mapWith(
+    Number,
+  )
+
 const statusQuery = preparedPerDb((db) => {
   const touched = touchLink(db)
   return db
@@ -96,14 +101,8 @@ const statusQuery = preparedPerDb((db) => {
     .select({
       username: users.username,
       role: users.role,
-      profiles:
-        sql<number>`(select count(*) from ${oracleProfiles} where ${oracleProfiles.userId} = ${users.id})`.mapWith(
-          Number,
-        ),
-      readings:
-        sql<number>`(select count(*) from ${readings} where ${readings.userId} = ${users.id})`.mapWith(
-          Number,
-        ),
+      profiles: countOwnedBy(oracleProfiles.userId),
+      readings: countOwnedBy(readings.userId),
     })
     .from(touched)
     .innerJoin(users, and(eq(users.id, touched.userId), eq(users.isActive, true)))
