@@ -49,7 +49,11 @@ export interface ApiClientOptions {
   baseUrl: string
   serviceKey: string | undefined
   logger: Logger
-  /** Bun's fetch has no separate connect phase: this is its socket idle timeout (covers connect). */
+  /**
+   * Bun's fetch has no connect timeout; its socket idle timeout stands in for one (no byte for
+   * this long, connecting included, fails the call). Bun checks it on a coarse timer, so it fires
+   * up to a few seconds late; the total deadline below is exact.
+   */
   connectTimeoutMs?: number
   /** Deadline for the whole call, body included. */
   totalTimeoutMs?: number
@@ -66,7 +70,9 @@ interface Raw {
 }
 
 const errorCode = (value: unknown): string | undefined =>
-  typeof value === "object" && value !== null && typeof (value as { error?: unknown }).error === "string"
+  typeof value === "object" &&
+  value !== null &&
+  typeof (value as { error?: unknown }).error === "string"
     ? (value as { error: string }).error
     : undefined
 
@@ -81,7 +87,9 @@ export function createApiClient(options: ApiClientOptions): NpsApi {
     })) as typeof fetch
   const domain = options.baseUrl.replace(/\/+$/, "").replace(/\/api$/, "")
   const config = { headers, fetcher, parseDate: false }
-  const client: NpsClient = options.app ? treaty<App>(options.app, config) : treaty<App>(domain, config)
+  const client: NpsClient = options.app
+    ? treaty<App>(options.app, config)
+    : treaty<App>(domain, config)
 
   /** Runs one call; `undefined` means the API could not be reached or timed out. */
   const call = async <T extends Raw>(
@@ -97,10 +105,21 @@ export function createApiClient(options: ApiClientOptions): NpsApi {
       if (raw.error && raw.status === 503 && raw.error.value instanceof Error) throw raw.error.value
       const code = raw.error ? errorCode(raw.error.value) : undefined
       const level = raw.status >= 500 ? "warn" : "debug"
-      logger[level]("api call", { endpoint, chat_id: chatId, status: raw.status, code, duration_ms: duration() })
+      logger[level]("api call", {
+        endpoint,
+        chat_id: chatId,
+        status: raw.status,
+        code,
+        duration_ms: duration(),
+      })
       return raw
     } catch (error) {
-      logger.warn("api unreachable", { endpoint, chat_id: chatId, duration_ms: duration(), error: describeError(error) })
+      logger.warn("api unreachable", {
+        endpoint,
+        chat_id: chatId,
+        duration_ms: duration(),
+        error: describeError(error),
+      })
       return undefined
     }
   }
@@ -131,7 +150,9 @@ export function createApiClient(options: ApiClientOptions): NpsApi {
     },
 
     async status(chatId) {
-      const raw = await call("status", chatId, () => client.api.telegram.status({ chat_id: chatId }).get())
+      const raw = await call("status", chatId, () =>
+        client.api.telegram.status({ chat_id: chatId }).get(),
+      )
       if (raw && raw.error === null) {
         return raw.data.linked ? { kind: "ok", status: raw.data } : { kind: "not_linked" }
       }
@@ -139,14 +160,18 @@ export function createApiClient(options: ApiClientOptions): NpsApi {
     },
 
     async profiles(chatId) {
-      const raw = await call("profile", chatId, () => client.api.telegram.profile({ chat_id: chatId }).get())
+      const raw = await call("profile", chatId, () =>
+        client.api.telegram.profile({ chat_id: chatId }).get(),
+      )
       if (raw && raw.error === null) return { kind: "ok", profiles: raw.data }
       if (raw?.status === 404) return { kind: "not_linked" }
       return failure("profile", raw)
     },
 
     async unlink(chatId) {
-      const raw = await call("unlink", chatId, () => client.api.telegram.link({ chat_id: chatId }).delete())
+      const raw = await call("unlink", chatId, () =>
+        client.api.telegram.link({ chat_id: chatId }).delete(),
+      )
       if (raw && raw.error === null) return { kind: "ok" }
       if (raw?.status === 404) return { kind: "not_linked" }
       return failure("unlink", raw)

@@ -5,7 +5,8 @@ import { Value } from "@sinclair/typebox/value"
 
 const LOG_LEVELS = ["debug", "info", "warn", "error"] as const
 
-const HttpUrl = (fallback: string) => Type.String({ default: fallback, pattern: "^https?://[^\\s]+$" })
+const HttpUrl = (fallback: string) =>
+  Type.String({ default: fallback, pattern: "^https?://[^\\s]+$" })
 
 export const EnvSchema = Type.Object({
   // The token sits in every Bot API URL path, so only URL-path-safe characters are accepted.
@@ -73,25 +74,45 @@ export function loadConfig(env: Record<string, string | undefined>): BotConfig {
   }
 
   const issues: ConfigIssue[] = []
-  if (raw.NPS_BOT_TOKEN === undefined) issues.push({ variable: "NPS_BOT_TOKEN", message: TOKEN_MISSING })
+  if (raw.NPS_BOT_TOKEN === undefined)
+    issues.push({ variable: "NPS_BOT_TOKEN", message: TOKEN_MISSING })
 
-  const candidate = Value.Convert(EnvSchema, Value.Default(EnvSchema, raw))
+  const rate = raw.TELEGRAM_RATE_LIMIT
+  // Default and Convert work in place: hand them a copy so `raw` keeps the operator's text.
+  const candidate = Value.Convert(EnvSchema, Value.Default(EnvSchema, { ...raw })) as Record<
+    string,
+    unknown
+  >
   const bad = new Set<string>()
   for (const error of Value.Errors(EnvSchema, candidate)) {
     const variable = error.path.split("/")[1] as keyof Env | undefined
-    if (!variable || bad.has(variable) || (variable === "NPS_BOT_TOKEN" && raw.NPS_BOT_TOKEN === undefined)) continue
+    if (
+      !variable ||
+      bad.has(variable) ||
+      (variable === "NPS_BOT_TOKEN" && raw.NPS_BOT_TOKEN === undefined)
+    )
+      continue
     bad.add(variable)
     issues.push({ variable, message: REQUIREMENTS[variable] ?? `${variable} is invalid` })
   }
+  // Convert truncates "2.5" to 2; a limit must be written as a whole number.
+  if (
+    rate !== undefined &&
+    !bad.has("TELEGRAM_RATE_LIMIT") &&
+    Number(rate) !== candidate.TELEGRAM_RATE_LIMIT
+  ) {
+    bad.add("TELEGRAM_RATE_LIMIT")
+    issues.push({ variable: "TELEGRAM_RATE_LIMIT", message: REQUIREMENTS.TELEGRAM_RATE_LIMIT })
+  }
   for (const name of ["TELEGRAM_BOT_API_URL", "TELEGRAM_API_ROOT"] as const) {
-    const value = (candidate as Record<string, unknown>)[name]
+    const value = candidate[name]
     if (!bad.has(name) && typeof value === "string" && !URL.canParse(value)) {
       issues.push({ variable: name, message: REQUIREMENTS[name] })
     }
   }
   if (issues.length > 0) throw new ConfigError(issues)
 
-  const parsed = candidate as Env
+  const parsed = candidate as unknown as Env
   return {
     token: parsed.NPS_BOT_TOKEN,
     apiUrl: parsed.TELEGRAM_BOT_API_URL.replace(/\/+$/, ""),

@@ -67,10 +67,12 @@ ${GET_A_KEY} Send it only in this private chat.`,
     format`Account linked! Welcome, ${bold(username)}.
 Use /help to see available commands.`,
 
-  privateOnly: (keyWasSent: boolean): Reply =>
-    keyWasSent
-      ? "For your security, /link works only in a private chat with me, and I removed your message. Anyone in this chat may have seen it, so revoke that key in the NPS web app (Settings → API Keys) and send a new one to me privately."
-      : "For your security, /link works only in a private chat with me. Open a private chat and send /link <api_key> there.",
+  privateOnly: (): Reply =>
+    "For your security, /link works only in a private chat with me. Open a private chat with me and send /link <api_key> there.",
+
+  /** A key posted in a group reached every member's device before it was deleted. */
+  keyExposedInGroup: (): Reply =>
+    "I removed your message, but others in this chat may have seen the key: revoke it in the NPS web app (Settings → API Keys) and create a new one.",
 
   /** Prefixed to the link outcome when the message with the key could not be deleted. */
   notDeleted: (): Reply =>

@@ -1,0 +1,7 @@
+import { texts } from "../texts"
+import type { CommandHandler } from "./context"
+
+export const helpCommand = (): CommandHandler => async (ctx) => {
+  await ctx.send(texts.help())
+  return "helped"
+}

@@ -1,0 +1,19 @@
+import { texts } from "../texts"
+import { type CommandDeps, type CommandHandler, failureReply } from "./context"
+
+export const unlinkCommand =
+  ({ api }: CommandDeps): CommandHandler =>
+  async (ctx) => {
+    const result = await api.unlink(ctx.chatId)
+    if (result.kind === "ok") {
+      await ctx.send(texts.unlinked())
+      return "unlinked"
+    }
+    if (result.kind === "not_linked") {
+      await ctx.send(texts.notLinked())
+      return "not_linked"
+    }
+    const { reply, outcome } = failureReply(result.kind)
+    await ctx.send(reply)
+    return outcome
+  }

@@ -1,0 +1,601 @@
+// A small Telegram Bot API server (Bun.serve on 127.0.0.1) that speaks Telegram's HTTP protocol
+// well enough to run the real bot against it: getMe, getUpdates with offsets and long polling,
+// sendMessage, deleteMessage, setMyCommands. It records every call, lets a test program failures
+// (400, 409, 429 with retry_after, 5xx), and lets a program queue a user's message and await the
+// bot's replies — tests use it, and so can an offline "chat with the bot in a terminal" mode.
+import type {
+  TelegramChat,
+  TelegramMessage,
+  TelegramMessageEntity,
+  TelegramUpdate,
+  TelegramUser,
+} from "@gramio/types"
+
+export type ChatType = "private" | "group" | "supergroup" | "channel"
+
+export interface RecordedCall {
+  /** Position in `calls`, usable as `since` for later waits. */
+  index: number
+  method: string
+  // biome-ignore lint/suspicious/noExplicitAny: Bot API params are arbitrary JSON
+  params: Record<string, any>
+  status: number
+  response: unknown
+}
+
+/** A programmed answer: an error status (with optional retry_after), a raw body, or silence. */
+export type Failure =
+  | { status: number; description?: string; retryAfter?: number; body?: string }
+  | { hang: true }
+
+export interface ChatOptions {
+  type?: ChatType
+  title?: string
+  /** Whether the bot may delete other people's messages there (always true in private chats). */
+  botIsAdmin?: boolean
+}
+
+export interface StandInOptions {
+  token?: string
+  bot?: Partial<TelegramUser>
+  /** Upper bound on a long poll's wait, in ms (default: whatever timeout the client asks for). */
+  maxPollMs?: number
+}
+
+export interface MessageOptions {
+  from?: Partial<TelegramUser>
+  /** Defaults to private for positive ids, supergroup for negative ones (unless set with chat()). */
+  type?: ChatType
+}
+
+export interface BotApiStandIn {
+  /** Bot API root for TELEGRAM_API_ROOT: requests go to `${url}/bot${token}/${method}`. */
+  readonly url: string
+  readonly token: string
+  readonly botInfo: TelegramUser
+  readonly calls: readonly RecordedCall[]
+  /** Updates queued and not yet confirmed by a getUpdates offset. */
+  readonly pendingUpdates: number
+  /** Declares a chat's type and the bot's rights in it. */
+  chat(id: number, options: ChatOptions): void
+  /** Queues a text message from a user, with a bot_command entity when it starts with "/". */
+  message(chatId: number, text: string, options?: MessageOptions): TelegramUpdate
+  /** Queues any update (update_id assigned when missing). */
+  enqueue(update: Omit<TelegramUpdate, "update_id"> & { update_id?: number }): TelegramUpdate
+  /** Queues a message and resolves with the texts of the next `count` replies sent to that chat. */
+  say(
+    chatId: number,
+    text: string,
+    options?: MessageOptions & { count?: number; timeoutMs?: number },
+  ): Promise<string[]>
+  /** Resolves with the texts of the first `count` messages sent to a chat from call `since` on. */
+  replies(
+    chatId: number,
+    count: number,
+    options?: { since?: number; timeoutMs?: number },
+  ): Promise<string[]>
+  /** sendMessage calls, optionally only those to one chat. */
+  sent(chatId?: number): RecordedCall[]
+  waitForCall(
+    method: string,
+    predicate?: (call: RecordedCall) => boolean,
+    options?: { since?: number; timeoutMs?: number },
+  ): Promise<RecordedCall>
+  /**
+   * Resolves when a matching request arrives (calls are recorded when answered, so a long poll
+   * shows up in `calls` only when it returns; this sees it as it starts).
+   */
+  waitForRequest(
+    method: string,
+    predicate?: (params: RecordedCall["params"]) => boolean,
+    options?: { timeoutMs?: number },
+  ): Promise<RecordedCall["params"]>
+  /** Resolves once a getUpdates request is parked waiting for updates. */
+  waitForPoll(): Promise<void>
+  /** Resolves once getUpdates has returned the update with this id. */
+  delivered(updateId: number): Promise<void>
+  /** Answers the next `times` calls of `method` with `failure` instead of normally. */
+  fail(method: string, failure: Failure, times?: number): void
+  /** Called after every recorded call; returns an unsubscribe function. */
+  onCall(listener: (call: RecordedCall) => void): () => void
+  close(): Promise<void>
+}
+
+interface Poll {
+  offset: number
+  limit: number
+  resolve: (response: Response) => void
+  timer: ReturnType<typeof setTimeout>
+}
+
+interface Waiter {
+  matches: (call: RecordedCall) => boolean
+  resolve: (call: RecordedCall) => void
+}
+
+const CONFLICT =
+  "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
+
+const json = (body: unknown, status = 200) =>
+  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } })
+
+const ok = (result: unknown) => json({ ok: true, result })
+
+const apiError = (status: number, description: string, retryAfter?: number) =>
+  json(
+    {
+      ok: false,
+      error_code: status,
+      description,
+      ...(retryAfter !== undefined && { parameters: { retry_after: retryAfter } }),
+    },
+    status,
+  )
+
+const DEFAULT_DESCRIPTIONS: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden: bot was blocked by the user",
+  409: CONFLICT,
+  429: "Too Many Requests: retry after 1",
+  500: "Internal Server Error",
+  502: "Bad Gateway",
+}
+
+async function readParams(request: Request): Promise<Record<string, unknown>> {
+  const url = new URL(request.url)
+  const params: Record<string, unknown> = Object.fromEntries(url.searchParams)
+  const type = request.headers.get("content-type") ?? ""
+  if (type.includes("application/json")) {
+    const text = await request.text()
+    if (text) Object.assign(params, JSON.parse(text))
+  } else if (type.includes("form")) {
+    for (const [key, value] of await request.formData()) {
+      if (typeof value !== "string") continue
+      try {
+        params[key] = JSON.parse(value)
+      } catch {
+        params[key] = value
+      }
+    }
+  }
+  return params
+}
+
+export async function startBotApiStandIn(options: StandInOptions = {}): Promise<BotApiStandIn> {
+  const token = options.token ?? "123456789:AAStandInTokenForTestsOnly_0123456789"
+  const botInfo: TelegramUser = {
+    id: Number(token.split(":")[0]) || 123456789,
+    is_bot: true,
+    first_name: "NPS Oracle Bot",
+    username: "NpsOracleTestBot",
+    can_join_groups: true,
+    can_read_all_group_messages: false,
+    supports_inline_queries: false,
+    ...options.bot,
+  }
+
+  const calls: RecordedCall[] = []
+  const queue: TelegramUpdate[] = []
+  const chats = new Map<number, Required<Omit<ChatOptions, "title">> & { title?: string }>()
+  // Messages the bot could be asked to delete: `${chat}:${id}` → deleted yet?
+  const messages = new Map<string, { deleted: boolean; fromBot: boolean }>()
+  const failures = new Map<string, { failure: Failure; times: number }[]>()
+  const waiters = new Set<Waiter>()
+  const arrivals = new Set<(method: string, params: Record<string, unknown>) => void>()
+  const pollWaiters: (() => void)[] = []
+  const deliveredWaiters = new Map<number, (() => void)[]>()
+  const deliveredIds = new Set<number>()
+  const listeners = new Set<(call: RecordedCall) => void>()
+  const hanging = new Set<() => void>()
+  let polls: Poll[] = []
+  let nextUpdateId = 1
+  let nextMessageId = 1
+  let closed = false
+
+  const chatOf = (id: number, type?: ChatType) => {
+    let chat = chats.get(id)
+    if (!chat) {
+      chat = { type: type ?? (id > 0 ? "private" : "supergroup"), botIsAdmin: false }
+      chats.set(id, chat)
+    }
+    const telegramChat: TelegramChat =
+      chat.type === "private"
+        ? { id, type: "private", first_name: "Test" }
+        : { id, type: chat.type, title: chat.title ?? `Chat ${id}` }
+    return { chat, telegramChat }
+  }
+
+  const record = (
+    method: string,
+    params: Record<string, unknown>,
+    status: number,
+    response: unknown,
+  ) => {
+    const call: RecordedCall = { index: calls.length, method, params, status, response }
+    calls.push(call)
+    for (const waiter of [...waiters]) {
+      if (waiter.matches(call)) {
+        waiters.delete(waiter)
+        waiter.resolve(call)
+      }
+    }
+    for (const listener of listeners) listener(call)
+    return call
+  }
+
+  const takeFailure = (method: string): Failure | undefined => {
+    const list = failures.get(method)
+    const head = list?.[0]
+    if (!list || !head) return undefined
+    if (--head.times <= 0) list.shift()
+    return head.failure
+  }
+
+  /** Confirms updates below `offset` and returns what a getUpdates with it would deliver now. */
+  const available = (offset: number, limit: number): TelegramUpdate[] => {
+    if (offset < 0) {
+      // Negative offset: keep only the last -offset updates, forgetting the rest (as Telegram).
+      queue.splice(0, Math.max(0, queue.length + offset))
+    } else {
+      while (queue.length > 0 && (queue[0]?.update_id ?? 0) < offset) queue.shift()
+    }
+    return queue.slice(0, limit)
+  }
+
+  const deliver = (updates: TelegramUpdate[]) => {
+    for (const update of updates) {
+      deliveredIds.add(update.update_id)
+      const list = deliveredWaiters.get(update.update_id)
+      deliveredWaiters.delete(update.update_id)
+      for (const resolve of list ?? []) resolve()
+    }
+  }
+
+  const answerPolls = () => {
+    const waiting = polls
+    polls = []
+    for (const poll of waiting) {
+      const updates = available(poll.offset, poll.limit)
+      if (updates.length === 0) {
+        polls.push(poll)
+        continue
+      }
+      clearTimeout(poll.timer)
+      deliver(updates)
+      poll.resolve(ok(updates))
+    }
+  }
+
+  const getUpdates = (
+    params: Record<string, unknown>,
+    signal: AbortSignal,
+  ): Response | Promise<Response> => {
+    const offset = Number(params.offset ?? 0)
+    const limit = Math.min(Math.max(Number(params.limit ?? 100), 1), 100)
+    const timeoutMs = Math.max(0, Number(params.timeout ?? 0)) * 1000
+    // A newer getUpdates terminates the one still waiting, exactly as Telegram does.
+    for (const poll of polls.splice(0)) {
+      clearTimeout(poll.timer)
+      poll.resolve(apiError(409, CONFLICT))
+    }
+    const updates = available(offset, limit)
+    if (updates.length > 0 || timeoutMs === 0 || closed) {
+      deliver(updates)
+      return ok(updates)
+    }
+    return new Promise<Response>((resolve) => {
+      const poll: Poll = {
+        offset,
+        limit,
+        resolve,
+        timer: setTimeout(
+          () => {
+            polls = polls.filter((p) => p !== poll)
+            resolve(ok([]))
+          },
+          Math.min(timeoutMs, options.maxPollMs ?? timeoutMs),
+        ),
+      }
+      polls.push(poll)
+      // A client that gave up (aborted) is no longer polling.
+      signal.addEventListener("abort", () => {
+        clearTimeout(poll.timer)
+        polls = polls.filter((p) => p !== poll)
+      })
+      for (const notify of pollWaiters.splice(0)) notify()
+    })
+  }
+
+  const validEntities = (text: string, entities: unknown): boolean =>
+    entities === undefined ||
+    (Array.isArray(entities) &&
+      entities.every(
+        (e: TelegramMessageEntity) =>
+          Number.isInteger(e.offset) &&
+          Number.isInteger(e.length) &&
+          e.offset >= 0 &&
+          e.length > 0 &&
+          e.offset + e.length <= text.length,
+      ))
+
+  const handlers: Record<
+    string,
+    (params: Record<string, unknown>, signal: AbortSignal) => Response | Promise<Response>
+  > = {
+    getMe: () => ok(botInfo),
+    getUpdates,
+    deleteWebhook: () => ok(true),
+    getWebhookInfo: () =>
+      ok({ url: "", has_custom_certificate: false, pending_update_count: queue.length }),
+    setMyCommands: (params) => {
+      const commands = params.commands
+      const valid =
+        Array.isArray(commands) &&
+        commands.length <= 100 &&
+        commands.every(
+          (c: { command?: unknown; description?: unknown }) =>
+            typeof c.command === "string" &&
+            /^[a-z0-9_]{1,32}$/.test(c.command) &&
+            typeof c.description === "string" &&
+            c.description.length >= 1 &&
+            c.description.length <= 256,
+        )
+      return valid ? ok(true) : apiError(400, "Bad Request: BOT_COMMAND_INVALID")
+    },
+    sendMessage: (params) => {
+      const chatId = Number(params.chat_id)
+      const text = params.text
+      if (!Number.isFinite(chatId)) return apiError(400, "Bad Request: chat not found")
+      if (typeof text !== "string" || text.trim() === "")
+        return apiError(400, "Bad Request: message text is empty")
+      if (text.length > 4096) return apiError(400, "Bad Request: message is too long")
+      // The bot must never rely on markup parsing; real Telegram rejects unescaped MarkdownV2.
+      if (params.parse_mode !== undefined)
+        return apiError(400, "Bad Request: can't parse entities: parse_mode is not allowed here")
+      if (!validEntities(text, params.entities))
+        return apiError(400, "Bad Request: can't parse entities: entity out of range")
+      const { telegramChat } = chatOf(chatId)
+      const message: TelegramMessage = {
+        message_id: nextMessageId++,
+        from: botInfo,
+        chat: telegramChat,
+        date: Math.floor(Date.now() / 1000),
+        text,
+        ...(Array.isArray(params.entities) && {
+          entities: params.entities as TelegramMessageEntity[],
+        }),
+      }
+      messages.set(`${chatId}:${message.message_id}`, { deleted: false, fromBot: true })
+      return ok(message)
+    },
+    deleteMessage: (params) => {
+      const chatId = Number(params.chat_id)
+      const entry = messages.get(`${chatId}:${Number(params.message_id)}`)
+      if (!entry || entry.deleted) return apiError(400, "Bad Request: message to delete not found")
+      const { chat } = chatOf(chatId)
+      if (!entry.fromBot && chat.type !== "private" && !chat.botIsAdmin)
+        return apiError(400, "Bad Request: message can't be deleted")
+      entry.deleted = true
+      return ok(true)
+    },
+  }
+
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    idleTimeout: 0,
+    fetch: async (request) => {
+      const match = /^\/bot([^/]+)\/([A-Za-z]+)$/.exec(new URL(request.url).pathname)
+      if (!match) return apiError(404, "Not Found")
+      const [, requestToken, method = ""] = match
+      let params: Record<string, unknown>
+      try {
+        params = await readParams(request)
+      } catch {
+        return apiError(400, "Bad Request: invalid request body")
+      }
+      for (const arrival of [...arrivals]) arrival(method, params)
+      if (requestToken !== token) {
+        record(method, params, 401, { description: "Unauthorized" })
+        return apiError(401, "Unauthorized")
+      }
+
+      const failure = takeFailure(method)
+      let response: Response
+      if (failure && "hang" in failure) {
+        record(method, params, 0, "hang")
+        return new Promise<Response>((resolve) => {
+          const release = () => resolve(apiError(502, "Bad Gateway"))
+          hanging.add(release)
+          request.signal.addEventListener("abort", () => hanging.delete(release))
+        })
+      }
+      if (failure) {
+        response = failure.body
+          ? new Response(failure.body, {
+              status: failure.status,
+              headers: { "content-type": "text/html" },
+            })
+          : apiError(
+              failure.status,
+              failure.description ?? DEFAULT_DESCRIPTIONS[failure.status] ?? "Error",
+              failure.retryAfter,
+            )
+      } else {
+        const handler = handlers[method]
+        response = handler
+          ? await handler(params, request.signal)
+          : apiError(404, "Not Found: method not found")
+      }
+      const body = await response.clone().text()
+      let parsed: unknown = body
+      try {
+        parsed = JSON.parse(body)
+      } catch {}
+      record(method, params, response.status, parsed)
+      return response
+    },
+  })
+
+  const standIn: BotApiStandIn = {
+    url: `http://127.0.0.1:${server.port}`,
+    token,
+    botInfo,
+    calls,
+    get pendingUpdates() {
+      return queue.length
+    },
+
+    chat(id, chatOptions) {
+      const { chat } = chatOf(id, chatOptions.type)
+      Object.assign(chat, chatOptions)
+    },
+
+    enqueue(update) {
+      // update_id first: GramIO takes the update's type from its second key.
+      const full = { ...update, update_id: update.update_id ?? nextUpdateId++ }
+      const { update_id, ...rest } = full
+      const ordered = { update_id, ...rest } as TelegramUpdate
+      nextUpdateId = Math.max(nextUpdateId, update_id + 1)
+      queue.push(ordered)
+      answerPolls()
+      return ordered
+    },
+
+    message(chatId, text, messageOptions = {}) {
+      const { chat, telegramChat } = chatOf(chatId, messageOptions.type)
+      const fromId = messageOptions.from?.id ?? (chat.type === "private" ? chatId : 4242)
+      const command = text.startsWith("/") ? (text.split(/\s/)[0] ?? "") : ""
+      const message: TelegramMessage = {
+        message_id: nextMessageId++,
+        from: {
+          id: fromId,
+          is_bot: false,
+          first_name: "Test",
+          username: `user${fromId}`,
+          ...messageOptions.from,
+        },
+        chat: telegramChat,
+        date: Math.floor(Date.now() / 1000),
+        text,
+        ...(command && { entities: [{ type: "bot_command", offset: 0, length: command.length }] }),
+      }
+      messages.set(`${chatId}:${message.message_id}`, { deleted: false, fromBot: false })
+      return standIn.enqueue({ message })
+    },
+
+    say(chatId, text, { count = 1, timeoutMs = 5_000, ...messageOptions } = {}) {
+      const since = calls.length
+      standIn.message(chatId, text, messageOptions)
+      return standIn.replies(chatId, count, { since, timeoutMs })
+    },
+
+    async replies(chatId, count, { since = 0, timeoutMs = 5_000 } = {}) {
+      const texts: string[] = []
+      let from = since
+      while (texts.length < count) {
+        const call = await standIn.waitForCall(
+          "sendMessage",
+          (c) => Number(c.params.chat_id) === chatId,
+          {
+            since: from,
+            timeoutMs,
+          },
+        )
+        texts.push(String(call.params.text))
+        from = call.index + 1
+      }
+      return texts
+    },
+
+    sent(chatId) {
+      return calls.filter(
+        (c) =>
+          c.method === "sendMessage" &&
+          (chatId === undefined || Number(c.params.chat_id) === chatId),
+      )
+    },
+
+    waitForCall(method, predicate = () => true, { since = 0, timeoutMs = 5_000 } = {}) {
+      const matches = (call: RecordedCall) =>
+        call.index >= since && call.method === method && predicate(call)
+      const existing = calls.find(matches)
+      if (existing) return Promise.resolve(existing)
+      return new Promise((resolve, reject) => {
+        const waiter: Waiter = {
+          matches,
+          resolve: (call) => {
+            clearTimeout(timer)
+            resolve(call)
+          },
+        }
+        const timer = setTimeout(() => {
+          waiters.delete(waiter)
+          const recent = calls.slice(-8).map((c) => `${c.method}:${c.status}`)
+          reject(
+            new Error(
+              `stand-in: no ${method} call within ${timeoutMs} ms (recent: ${recent.join(", ")})`,
+            ),
+          )
+        }, timeoutMs)
+        waiters.add(waiter)
+      })
+    },
+
+    waitForRequest(method, predicate = () => true, { timeoutMs = 5_000 } = {}) {
+      const done = calls.find((c) => c.method === method && predicate(c.params))
+      if (done) return Promise.resolve(done.params)
+      return new Promise((resolve, reject) => {
+        const arrival = (m: string, params: Record<string, unknown>) => {
+          if (m !== method || !predicate(params)) return
+          arrivals.delete(arrival)
+          clearTimeout(timer)
+          resolve(params)
+        }
+        const timer = setTimeout(() => {
+          arrivals.delete(arrival)
+          reject(new Error(`stand-in: no ${method} request within ${timeoutMs} ms`))
+        }, timeoutMs)
+        arrivals.add(arrival)
+      })
+    },
+
+    waitForPoll() {
+      if (polls.length > 0) return Promise.resolve()
+      return new Promise((resolve) => pollWaiters.push(resolve))
+    },
+
+    delivered(updateId) {
+      if (deliveredIds.has(updateId)) return Promise.resolve()
+      return new Promise((resolve) => {
+        const list = deliveredWaiters.get(updateId) ?? []
+        list.push(resolve)
+        deliveredWaiters.set(updateId, list)
+      })
+    },
+
+    fail(method, failure, times = 1) {
+      const list = failures.get(method) ?? []
+      list.push({ failure, times })
+      failures.set(method, list)
+    },
+
+    onCall(listener) {
+      listeners.add(listener)
+      return () => listeners.delete(listener)
+    },
+
+    async close() {
+      closed = true
+      for (const poll of polls.splice(0)) {
+        clearTimeout(poll.timer)
+        poll.resolve(ok([]))
+      }
+      for (const release of hanging) release()
+      hanging.clear()
+      await server.stop(true)
+    },
+  }
+  return standIn
+}

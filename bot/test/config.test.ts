@@ -1,0 +1,84 @@
+import { describe, expect, test } from "bun:test"
+import { ConfigError, loadConfig, TOKEN_MISSING } from "../src/config"
+
+const TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+
+const issuesOf = (env: Record<string, string | undefined>) => {
+  try {
+    loadConfig(env)
+  } catch (error) {
+    if (error instanceof ConfigError) return error.issues
+    throw error
+  }
+  return []
+}
+
+describe("loadConfig", () => {
+  test("applies the contract's defaults", () => {
+    expect(loadConfig({ NPS_BOT_TOKEN: TOKEN })).toEqual({
+      token: TOKEN,
+      apiUrl: "http://api:8000/api",
+      serviceKey: undefined,
+      rateLimit: 20,
+      telegramApiRoot: "https://api.telegram.org",
+      logLevel: "info",
+      heartbeatFile: undefined,
+    })
+  })
+
+  test("reads every variable", () => {
+    const config = loadConfig({
+      NPS_BOT_TOKEN: TOKEN,
+      TELEGRAM_BOT_API_URL: "http://localhost:8000/api/",
+      TELEGRAM_BOT_SERVICE_KEY: `nps_${"a".repeat(43)}`,
+      TELEGRAM_RATE_LIMIT: "5",
+      TELEGRAM_API_ROOT: "http://127.0.0.1:8081/",
+      LOG_LEVEL: "DEBUG",
+      BOT_HEARTBEAT_FILE: "/tmp/bot-heartbeat",
+    })
+    expect(config).toMatchObject({
+      apiUrl: "http://localhost:8000/api",
+      rateLimit: 5,
+      telegramApiRoot: "http://127.0.0.1:8081",
+      logLevel: "debug",
+      heartbeatFile: "/tmp/bot-heartbeat",
+    })
+  })
+
+  test("a missing or blank token gives the seed's exact message", () => {
+    expect(issuesOf({})).toEqual([{ variable: "NPS_BOT_TOKEN", message: TOKEN_MISSING }])
+    expect(issuesOf({ NPS_BOT_TOKEN: "  " })).toEqual([
+      { variable: "NPS_BOT_TOKEN", message: TOKEN_MISSING },
+    ])
+    expect(TOKEN_MISSING).toBe("NPS_BOT_TOKEN not set — cannot start bot")
+  })
+
+  test("names every bad variable, never echoing its value", () => {
+    const issues = issuesOf({
+      NPS_BOT_TOKEN: "not a/token",
+      TELEGRAM_RATE_LIMIT: "many",
+      TELEGRAM_API_ROOT: "ftp://example.com",
+      LOG_LEVEL: "loud",
+      TELEGRAM_BOT_SERVICE_KEY: "short",
+    })
+    expect(issues.map((issue) => issue.variable).sort()).toEqual([
+      "LOG_LEVEL",
+      "NPS_BOT_TOKEN",
+      "TELEGRAM_API_ROOT",
+      "TELEGRAM_BOT_SERVICE_KEY",
+      "TELEGRAM_RATE_LIMIT",
+    ])
+    for (const issue of issues) expect(issue.message).toStartWith(issue.variable)
+    const text = JSON.stringify(issues)
+    for (const secret of ["not a/token", "short"]) expect(text).not.toContain(secret)
+  })
+
+  test("rejects a rate limit of zero or a fraction", () => {
+    expect(issuesOf({ NPS_BOT_TOKEN: TOKEN, TELEGRAM_RATE_LIMIT: "0" })[0]?.variable).toBe(
+      "TELEGRAM_RATE_LIMIT",
+    )
+    expect(issuesOf({ NPS_BOT_TOKEN: TOKEN, TELEGRAM_RATE_LIMIT: "2.5" })[0]?.variable).toBe(
+      "TELEGRAM_RATE_LIMIT",
+    )
+  })
+})

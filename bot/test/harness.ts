@@ -1,0 +1,143 @@
+// Shared plumbing for the bot's tests: the Bot API stand-in, the real API app on a fresh
+// database (PGlite in memory; Postgres too when TEST_DATABASE_URL is set), and a bot wired to both
+// with a logger whose lines are kept for assertions.
+import { createLogger, type Logger } from "@nps/api/logger"
+import type { Database, Db } from "@nps/db"
+import { makeApp, openTestDatabase, seedServiceKey } from "../../api/test/helpers"
+import { createApiClient, type NpsApi } from "../src/api-client"
+import { type CreateBotOptions, createBot, type NpsBot } from "../src/bot"
+import { type BotApiStandIn, type StandInOptions, startBotApiStandIn } from "../src/stand-in"
+
+export { drivers, seedProfiles, seedReadings, seedUser } from "../../api/test/helpers"
+
+export interface CapturedLogs {
+  logger: Logger
+  lines: string[]
+  text(): string
+  /** Parsed lines with this msg. */
+  find(msg: string): Record<string, unknown>[]
+}
+
+export function captureLogs(secrets: (string | undefined)[] = []): CapturedLogs {
+  const lines: string[] = []
+  const logger = createLogger({
+    service: "bot",
+    level: "debug",
+    write: (line) => lines.push(line),
+    secrets,
+  })
+  return {
+    logger,
+    lines,
+    text: () => lines.join("\n"),
+    find: (msg) => lines.map((line) => JSON.parse(line)).filter((record) => record.msg === msg),
+  }
+}
+
+/** PGlite's first boot in a process compiles its WebAssembly: allow it more than bun's 5 s. */
+export const DB_TIMEOUT = 30_000
+
+/** The real API, in-process, on its own migrated database, with a seeded service key. */
+export interface RealApi {
+  db: Db
+  app: ReturnType<typeof makeApp>["app"]
+  serviceKey: string
+  close(): Promise<void>
+}
+
+export async function openRealApi(driver: "pglite" | "postgres" = "pglite"): Promise<RealApi> {
+  const database: Database = await openTestDatabase(driver)
+  const { app } = makeApp(database.db)
+  const service = await seedServiceKey(database.db)
+  return { db: database.db, app, serviceKey: service.key, close: () => database.close() }
+}
+
+export interface Harness {
+  standIn: BotApiStandIn
+  nps: NpsBot
+  logs: CapturedLogs
+  close(): Promise<void>
+}
+
+export interface HarnessOptions
+  extends Partial<Omit<CreateBotOptions, "config" | "api" | "logger">> {
+  api?: NpsApi
+  /** Builds the API the bot uses from the harness logger. */
+  apiFactory?: (logger: Logger) => NpsApi
+  realApi?: RealApi
+  rateLimit?: number
+  heartbeatFile?: string
+  standIn?: BotApiStandIn
+  standInOptions?: StandInOptions
+  /** Leave the bot unstarted (tests that drive start() themselves). */
+  start?: boolean
+}
+
+/** A started bot polling a fresh stand-in. */
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const standIn = options.standIn ?? (await startBotApiStandIn(options.standInOptions))
+  const logs = captureLogs([standIn.token, options.realApi?.serviceKey])
+  const api =
+    options.api ??
+    options.apiFactory?.(logs.logger) ??
+    (options.realApi
+      ? createApiClient({
+          baseUrl: "http://in-process/api",
+          app: options.realApi.app,
+          serviceKey: options.realApi.serviceKey,
+          logger: logs.logger,
+        })
+      : unreachableApi())
+  const {
+    api: _api,
+    apiFactory: _apiFactory,
+    realApi: _realApi,
+    standIn: _standIn,
+    standInOptions: _standInOptions,
+    rateLimit = 20,
+    heartbeatFile,
+    start = true,
+    ...rest
+  } = options
+  const nps = createBot({
+    config: { token: standIn.token, rateLimit, telegramApiRoot: standIn.url, heartbeatFile },
+    api,
+    logger: logs.logger,
+    ...rest,
+  })
+  if (start) await nps.start()
+  return {
+    standIn,
+    nps,
+    logs,
+    close: async () => {
+      await nps.stop()
+      if (!options.standIn) await standIn.close()
+    },
+  }
+}
+
+/** An NpsApi whose every call reports the API as unreachable. */
+export function unreachableApi(): NpsApi {
+  const down = async () => ({ kind: "unavailable" }) as const
+  return { link: down, status: down, profiles: down, unlink: down }
+}
+
+/** A promise with its resolver, for holding a handler mid-flight. */
+export function deferred<T = void>() {
+  let resolve!: (value: T) => void
+  const promise = new Promise<T>((r) => {
+    resolve = r
+  })
+  return { promise, resolve }
+}
+
+/** Resolves once the bot has polled past `update` and finished everything it dispatched. */
+export async function settled(h: Harness, update: { update_id: number }) {
+  await h.standIn.waitForRequest("getUpdates", (params) => Number(params.offset) > update.update_id)
+  await h.nps.idle()
+}
+
+/** Every text the bot sent (sendMessage) to a chat. */
+export const textsTo = (standIn: BotApiStandIn, chatId: number) =>
+  standIn.sent(chatId).map((call) => String(call.params.text))

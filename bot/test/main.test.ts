@@ -1,0 +1,198 @@
+// `bun bot/src/main.ts` as a process: configuration errors, signals, and a clean exit with the
+// in-flight update finished — against the Bot API stand-in and the real API behind a gate.
+import { afterEach, describe, expect, test } from "bun:test"
+import { fileURLToPath } from "node:url"
+import { type BotApiStandIn, startBotApiStandIn } from "../src/stand-in"
+import { DB_TIMEOUT, deferred, openRealApi } from "./harness"
+
+const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url))
+const ROOT = fileURLToPath(new URL("../..", import.meta.url))
+
+interface BotProcess {
+  proc: Bun.Subprocess<"ignore", "pipe", "pipe">
+  lines: string[]
+  /** Resolves with the first log record (parsed) matching. */
+  waitForLog(
+    predicate: (record: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>
+}
+
+function spawnBot(env: Record<string, string>): BotProcess {
+  const proc = Bun.spawn(["bun", MAIN], {
+    cwd: ROOT,
+    // Nothing inherited but what bun needs: the test's own environment must not leak in.
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  })
+  const lines: string[] = []
+  const listeners = new Set<() => void>()
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    let buffer = ""
+    const decoder = new TextDecoder()
+    for await (const chunk of stream) {
+      buffer += decoder.decode(chunk, { stream: true })
+      let newline = buffer.indexOf("\n")
+      while (newline >= 0) {
+        lines.push(buffer.slice(0, newline))
+        buffer = buffer.slice(newline + 1)
+        newline = buffer.indexOf("\n")
+      }
+      for (const listener of listeners) listener()
+    }
+  }
+  void pump(proc.stdout)
+  void pump(proc.stderr)
+  const parsed = () =>
+    lines.flatMap((line) => {
+      try {
+        return [JSON.parse(line) as Record<string, unknown>]
+      } catch {
+        return []
+      }
+    })
+  return {
+    proc,
+    lines,
+    waitForLog: (predicate, timeoutMs = 5_000) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          const found = parsed().find(predicate)
+          if (!found) return
+          listeners.delete(check)
+          clearTimeout(timer)
+          resolve(found)
+        }
+        const timer = setTimeout(() => {
+          listeners.delete(check)
+          reject(new Error(`no matching log line; got:\n${lines.join("\n")}`))
+        }, timeoutMs)
+        listeners.add(check)
+        check()
+      }),
+  }
+}
+
+let cleanup: (() => unknown)[] = []
+afterEach(async () => {
+  for (const step of cleanup.reverse()) await step()
+  cleanup = []
+})
+
+const startStandIn = async () => {
+  const standIn = await startBotApiStandIn()
+  cleanup.push(() => standIn.close())
+  return standIn
+}
+
+const botEnv = (standIn: BotApiStandIn, extra: Record<string, string> = {}) => ({
+  NPS_BOT_TOKEN: standIn.token,
+  TELEGRAM_API_ROOT: standIn.url,
+  TELEGRAM_BOT_API_URL: "http://127.0.0.1:9/api",
+  ...extra,
+})
+
+describe("main.ts", () => {
+  test("without NPS_BOT_TOKEN it logs the seed's message and exits 1", async () => {
+    const bot = spawnBot({})
+    expect(await bot.proc.exited).toBe(1)
+    const record = await bot.waitForLog((r) => r.level === "error")
+    expect(record.msg).toBe("NPS_BOT_TOKEN not set — cannot start bot")
+  })
+
+  test("an invalid variable is named and the process exits 1", async () => {
+    const bot = spawnBot({ NPS_BOT_TOKEN: "123456:abcdef", TELEGRAM_RATE_LIMIT: "lots" })
+    expect(await bot.proc.exited).toBe(1)
+    const record = await bot.waitForLog((r) => r.level === "error")
+    expect(record).toMatchObject({ variable: "TELEGRAM_RATE_LIMIT" })
+    expect(String(record.msg)).toContain("TELEGRAM_RATE_LIMIT")
+  })
+
+  test("a token Telegram rejects exits 1 naming NPS_BOT_TOKEN, without printing it", async () => {
+    const standIn = await startStandIn()
+    standIn.fail("getMe", { status: 401, description: "Unauthorized" })
+    const bot = spawnBot(botEnv(standIn))
+    expect(await bot.proc.exited).toBe(1)
+    expect(await bot.waitForLog((r) => r.level === "error")).toMatchObject({
+      variable: "NPS_BOT_TOKEN",
+    })
+    expect(bot.lines.join("\n")).not.toContain(standIn.token)
+  })
+
+  test("DEBUG is cleared before GramIO loads, so its debug output (with secrets) never appears", async () => {
+    const standIn = await startStandIn()
+    const bot = spawnBot(botEnv(standIn, { DEBUG: "*" }))
+    cleanup.push(() => bot.proc.kill("SIGKILL"))
+    await bot.waitForLog((r) => r.msg === "bot started")
+    expect(await standIn.say(32, "/help")).toHaveLength(1)
+    bot.proc.kill("SIGTERM")
+    expect(await bot.proc.exited).toBe(0)
+    const output = bot.lines.join("\n")
+    expect(output).toContain("DEBUG is ignored")
+    expect(output).not.toContain("gramio:")
+    expect(output).not.toContain(standIn.token)
+  })
+
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    test(`${signal} in the middle of a long poll exits 0 promptly`, async () => {
+      const standIn = await startStandIn()
+      const bot = spawnBot(botEnv(standIn))
+      cleanup.push(() => bot.proc.kill("SIGKILL"))
+      await bot.waitForLog((r) => r.msg === "bot started")
+      await standIn.waitForPoll()
+      const started = performance.now()
+      bot.proc.kill(signal)
+      expect(await bot.proc.exited).toBe(0)
+      expect(performance.now() - started).toBeLessThan(3_000)
+    })
+  }
+
+  test(
+    "SIGTERM with an update in flight lets it finish, sends the reply, and exits 0",
+    async () => {
+      const standIn = await startStandIn()
+      const realApi = await openRealApi()
+      cleanup.push(() => realApi.close())
+      // The real API behind a gate: the bot's /status call is held until the test lets it through.
+      const arrived = deferred()
+      const gate = deferred()
+      const api = Bun.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        fetch: async (request) => {
+          arrived.resolve()
+          await gate.promise
+          return realApi.app.handle(request)
+        },
+      })
+      cleanup.push(() => api.stop(true))
+
+      const bot = spawnBot(
+        botEnv(standIn, {
+          TELEGRAM_BOT_API_URL: `http://127.0.0.1:${api.port}/api`,
+          TELEGRAM_BOT_SERVICE_KEY: realApi.serviceKey,
+        }),
+      )
+      cleanup.push(() => bot.proc.kill("SIGKILL"))
+      await bot.waitForLog((r) => r.msg === "bot started")
+      standIn.message(31, "/status")
+      await arrived.promise
+      const started = performance.now()
+      bot.proc.kill("SIGTERM")
+      await bot.waitForLog((r) => r.msg === "shutting down")
+      gate.resolve()
+
+      expect(await bot.proc.exited).toBe(0)
+      expect(performance.now() - started).toBeLessThan(10_000)
+      expect(standIn.sent(31).map((c) => String(c.params.text))).toEqual([
+        expect.stringContaining("Not linked"),
+      ])
+      expect(await bot.waitForLog((r) => r.msg === "bot stopped")).toMatchObject({ drained: true })
+      expect(bot.lines.join("\n")).not.toContain(standIn.token)
+      expect(bot.lines.join("\n")).not.toContain(realApi.serviceKey)
+    },
+    DB_TIMEOUT,
+  )
+})
