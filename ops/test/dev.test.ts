@@ -1,0 +1,144 @@
+// `bun run dev` as a newcomer meets it: no configuration, input piped into the terminal chat.
+// The launcher must seed the demo data, start the API and the bot against the local Bot API
+// stand-in, answer /start, /link <demo key> and /status, stop cleanly at the end of input, and
+// reuse everything on a second run.
+import { afterAll, expect, test } from "bun:test"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { ROOT } from "./helpers"
+
+const scratch = mkdtempSync(join(tmpdir(), "nps-ops-dev-"))
+const running = new Set<Bun.Subprocess>()
+afterAll(() => {
+  for (const proc of running) proc.kill("SIGKILL")
+  rmSync(scratch, { recursive: true, force: true })
+})
+
+// Set but empty, so a developer's .env (which Bun loads) cannot switch on real Telegram, Postgres
+// or other settings under the test; empty counts as unset everywhere.
+const UNSET = [
+  "NPS_BOT_TOKEN",
+  "DATABASE_URL",
+  "TELEGRAM_BOT_SERVICE_KEY",
+  "TELEGRAM_API_ROOT",
+  "TELEGRAM_BOT_API_URL",
+  "TELEGRAM_BOT_USERNAME",
+  "TELEGRAM_RATE_LIMIT",
+  "JWT_SECRET",
+  "HOST",
+  "NODE_ENV",
+  "LOG_LEVEL",
+]
+
+interface DevRun {
+  /** Resolves with the first match of `pattern` in stdout (rejects when the launcher exits). */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>
+  type(lines: string[]): void
+  exited: Promise<number>
+  stdout(): string
+}
+
+function startDev(): DevRun {
+  const proc = Bun.spawn(["bun", "run", "dev"], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? scratch,
+      ...Object.fromEntries(UNSET.map((name) => [name, ""])),
+      PGLITE_DIR: join(scratch, "data", "pglite"),
+      PORT: "0",
+      NO_COLOR: "1",
+    },
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "pipe",
+  })
+  running.add(proc)
+  let out = ""
+  const listeners = new Set<() => void>()
+  void (async () => {
+    const decoder = new TextDecoder()
+    for await (const chunk of proc.stdout) {
+      out += decoder.decode(chunk, { stream: true })
+      for (const listener of [...listeners]) listener()
+    }
+  })()
+  const exited = proc.exited.then((code) => {
+    running.delete(proc)
+    for (const listener of [...listeners]) listener()
+    return code
+  })
+  void new Response(proc.stderr).text()
+  return {
+    waitFor(pattern, timeoutMs = 30_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const match = out.match(pattern)
+          if (match) return finish(undefined, match)
+          if (proc.exitCode !== null)
+            finish(new Error(`bun run dev exited (${proc.exitCode}) before ${pattern}:\n${out}`))
+        }
+        const finish = (error?: Error, match?: RegExpMatchArray) => {
+          clearTimeout(timer)
+          listeners.delete(check)
+          if (error) reject(error)
+          else resolve(match as RegExpMatchArray)
+        }
+        const timer = setTimeout(
+          () => finish(new Error(`no ${pattern} within ${timeoutMs} ms:\n${out}`)),
+          timeoutMs,
+        )
+        listeners.add(check)
+        check()
+      })
+    },
+    type(lines) {
+      proc.stdin.write(lines.map((line) => `${line}\n`).join(""))
+      proc.stdin.end() // the end of input ends the session, as Ctrl-D does
+    },
+    exited,
+    stdout: () => out,
+  }
+}
+
+/** The chat part of the output: from the first `you ›` on. */
+const transcriptOf = (out: string) => out.slice(out.indexOf("you › "))
+
+test("with no configuration: demo data, /start, /link <demo key> and /status in the terminal chat; a second run reuses it all", async () => {
+  const dev = startDev()
+  const [, key] = await dev.waitFor(/demo key +(nps_[A-Za-z0-9_-]{43})/)
+  await dev.waitFor(/You are chatting with the bot/)
+  expect(dev.stdout()).toContain("Demo (1990-01-02), Ada Lovelace (1815-12-10)")
+  dev.type(["/start", `/link ${key}`, "/status"])
+  expect(await dev.exited).toBe(0)
+
+  const out = dev.stdout()
+  const chat = transcriptOf(out)
+  const turns = chat.split(/\n(?=you › )/)
+  expect(turns).toHaveLength(3)
+  const [start = "", link = "", status = ""] = turns
+  expect(start).toStartWith("you › /start\nbot › ")
+  expect(start).toContain("NPS Oracle Bot")
+  expect(start).toContain("/link")
+  expect(link).toContain("(the bot deleted your message)")
+  expect(link).toContain("Account linked")
+  expect(link).toContain("Welcome, demo")
+  expect(status).toContain("demo")
+  expect(status).toContain("user") // the role
+  expect(status).toMatch(/profiles\D*2\b/i) // two Oracle profiles
+  expect(out).toContain("stopped (api exit 0, bot exit 0)")
+
+  // A second run reuses the data: the same demo key, and the chat is still linked.
+  const again = startDev()
+  const [, sameKey] = await again.waitFor(/demo key +(nps_[A-Za-z0-9_-]{43})/)
+  expect(sameKey).toBe(key as string)
+  expect(again.stdout()).toContain("kept from the last run")
+  await again.waitFor(/You are chatting with the bot/)
+  again.type(["/status"])
+  expect(await again.exited).toBe(0)
+  const second = transcriptOf(again.stdout())
+  expect(second).toStartWith("you › /status\nbot › ")
+  expect(second).toContain("demo")
+  expect(second).not.toContain("Not linked")
+}, 60_000)

@@ -1,0 +1,72 @@
+// Demo data for `bun run dev`, written through the API's own service functions. Idempotent: a
+// second run finds the demo user and its profiles, and reuses the demo key kept (raw keys are
+// never stored in the database) in a git-ignored file beside the data — or mints a new one when
+// that file is missing or its key no longer works.
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { dirname } from "node:path"
+import { apiKeys, type Db } from "@nps/db"
+import { and, eq, gt, isNull, or } from "drizzle-orm"
+import { hashApiKey } from "../../api/src/credentials"
+import { createUser, findUser } from "../../api/src/modules/auth/service"
+import { createKey } from "../../api/src/modules/keys/service"
+import { createProfile, listProfiles } from "../../api/src/modules/oracle/service"
+
+export const DEMO_USER = { username: "demo", password: "demo password" } as const
+export const DEMO_PROFILES = [
+  { name: "Demo", birthday: "1990-01-02" },
+  { name: "Ada Lovelace", birthday: "1815-12-10" },
+] as const
+export const DEMO_KEY_NAME = "demo key (bun run dev)"
+
+export interface DemoSeed {
+  username: string
+  password: string
+  /** A raw API key with oracle:read and oracle:write, for /link. */
+  key: string
+  /** False when the key was minted by this run. */
+  keyReused: boolean
+  profiles: { name: string; birthday: string }[]
+}
+
+async function keyStillWorks(db: Db, userId: string, key: string): Promise<boolean> {
+  const [row] = await db
+    .select({ id: apiKeys.id })
+    .from(apiKeys)
+    .where(
+      and(
+        eq(apiKeys.keyHash, hashApiKey(key)),
+        eq(apiKeys.userId, userId),
+        eq(apiKeys.isActive, true),
+        or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, new Date())),
+      ),
+    )
+    .limit(1)
+  return row !== undefined
+}
+
+export async function seedDemo(db: Db, { keyFile }: { keyFile: string }): Promise<DemoSeed> {
+  const user = (await findUser(db, DEMO_USER.username)) ?? (await createUser(db, { ...DEMO_USER }))
+
+  const existing = await listProfiles(db, user.id)
+  for (const profile of DEMO_PROFILES) {
+    if (!existing.some((p) => p.name === profile.name)) await createProfile(db, user.id, profile)
+  }
+  const profiles = (await listProfiles(db, user.id)).map(({ name, birthday }) => ({
+    name,
+    birthday,
+  }))
+
+  const saved = existsSync(keyFile) ? readFileSync(keyFile, "utf8").trim() : ""
+  if (saved && (await keyStillWorks(db, user.id, saved)))
+    return { ...DEMO_USER, key: saved, keyReused: true, profiles }
+
+  const { key } = await createKey(db, {
+    userId: user.id,
+    name: DEMO_KEY_NAME,
+    scopes: ["oracle:read", "oracle:write"],
+  })
+  mkdirSync(dirname(keyFile), { recursive: true })
+  writeFileSync(keyFile, `${key}\n`, { mode: 0o600 })
+  chmodSync(keyFile, 0o600)
+  return { ...DEMO_USER, key, keyReused: false, profiles }
+}
