@@ -1,12 +1,12 @@
 // `bun run bench`: throughput and latency of the bot's hottest call, GET /api/telegram/status,
 // over real HTTP. Uses BENCH_DATABASE_URL (a throwaway database is created in it) or PGlite.
 import { createDb, migrate, oracleProfiles, readings, telegramLinks, users } from "@nps/db"
+import { createLogger } from "@nps/log"
 import postgres from "postgres"
 import { createApp } from "../src/app"
 import { ensureServiceKey } from "../src/bootstrap"
 import { loadConfig } from "../src/config"
 import { generateApiKey } from "../src/credentials"
-import { createLogger } from "../src/logger"
 
 const CHATS = 1_000
 const DURATION_MS = Number(process.env.BENCH_SECONDS ?? 5) * 1000

@@ -1,7 +1,7 @@
 import type { Db } from "@nps/db"
+import type { Logger } from "@nps/log"
 import type { Config } from "./config"
 import type { Jwt } from "./credentials"
-import type { Logger } from "./logger"
 import type { RateLimit } from "./rate-limit"
 
 /** Everything a request handler may depend on; built once by createApp. */

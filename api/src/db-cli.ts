@@ -1,6 +1,7 @@
 // `bun run db:migrate` / `bun run db:rollback`: one JSON log line per outcome, exit 1 on failure.
-import { createLogger } from "@nps/api/logger"
+
 import { createDb, type DbTarget, migrate, rollback } from "@nps/db"
+import { createLogger } from "@nps/log"
 
 const log = createLogger({ service: "db", level: process.env.LOG_LEVEL })
 const command = process.argv[2]

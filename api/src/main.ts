@@ -1,9 +1,9 @@
 // The API's composition root: the only module with side effects.
 import { createDb, type Database, migrate } from "@nps/db"
+import { createLogger } from "@nps/log"
 import { createApp } from "./app"
 import { ensureServiceKey } from "./bootstrap"
 import { ConfigError, loadConfig } from "./config"
-import { createLogger } from "./logger"
 
 const SHUTDOWN_BUDGET_MS = 8_000
 

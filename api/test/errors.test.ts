@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test"
+import { createLogger, redact } from "@nps/log"
 import { toErrorReply } from "../src/errors"
-import { createLogger, redact } from "../src/logger"
 
 test("a unique violation becomes a generic 409 without Postgres detail", () => {
   const pgError = Object.assign(

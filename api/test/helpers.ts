@@ -2,12 +2,12 @@
 // Postgres database when TEST_DATABASE_URL is set), the real app, and small request helpers.
 import { afterAll, beforeAll, beforeEach, describe } from "bun:test"
 import { type Database, type Db, oracleProfiles, readings } from "@nps/db"
+import { createLogger } from "@nps/log"
 import { sql } from "drizzle-orm"
 import { type Driver, drivers, openTestDatabase } from "../../db/test/helpers"
 import { type AppOptions, createApp } from "../src/app"
 import { loadConfig } from "../src/config"
 import type { Scope } from "../src/credentials"
-import { createLogger } from "../src/logger"
 import { createUser, type Role } from "../src/modules/auth/service"
 import { createKey } from "../src/modules/keys/service"
 

@@ -3,7 +3,7 @@
 // handlers switch on; network failures, timeouts and odd statuses never escape as exceptions.
 import { type Treaty, treaty } from "@elysiajs/eden"
 import type { App } from "@nps/api"
-import { describeError, type Logger } from "@nps/api/logger"
+import { describeError, type Logger } from "@nps/log"
 
 export type NpsClient = Treaty.Create<App>
 type TelegramRoutes = NpsClient["api"]["telegram"]

@@ -3,7 +3,7 @@
 // No side effects until start() is called; everything it needs is passed in.
 import { writeFile } from "node:fs/promises"
 import type { TelegramUpdate, TelegramUser } from "@gramio/types"
-import { describeError, type Logger } from "@nps/api/logger"
+import { describeError, type Logger } from "@nps/log"
 import { Bot, type Context, TelegramError } from "gramio"
 import type { NpsApi } from "./api-client"
 import type { CommandDeps, CommandHandler, Outcome } from "./commands/context"

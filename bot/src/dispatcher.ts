@@ -3,7 +3,7 @@
 // bound. GramIO's own EventQueue runs everything in parallel with no per-chat order, so updates are
 // fed through this instead. Duplicate deliveries (same update_id) are dropped.
 import type { TelegramUpdate } from "@gramio/types"
-import { describeError, type Logger } from "@nps/api/logger"
+import { describeError, type Logger } from "@nps/log"
 
 export interface Dispatcher {
   /** Queues an update; false when it was a duplicate and is ignored. */

@@ -1,6 +1,6 @@
 // The bot's composition root and its only file with side effects: read the environment, build
 // the logger, API client and bot, poll, and stop cleanly on SIGTERM/SIGINT.
-import { createLogger, describeError } from "@nps/api/logger"
+import { createLogger, describeError } from "@nps/log"
 import { ConfigError, loadConfig } from "./config"
 
 const env = process.env

@@ -5,7 +5,7 @@
 // This loop aborts the poll on stop, only moves the offset past updates it has dispatched, honours
 // retry_after, backs off on failures, and raises one error when failures persist.
 import type { TelegramUpdate } from "@gramio/types"
-import type { Logger } from "@nps/api/logger"
+import type { Logger } from "@nps/log"
 import type { Dispatcher } from "./dispatcher"
 
 export type PollerState = "idle" | "polling" | "retrying" | "conflict" | "stopped"

@@ -1,7 +1,7 @@
 // The bot as it runs: polling the Bot API stand-in, calling the real API app (in-process) on a
 // real database. Covers the seed's nine handler tests and the contract's replies.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test"
-import type { Logger } from "@nps/api/logger"
+import type { Logger } from "@nps/log"
 import { createApiClient, type NpsApi } from "../src/api-client"
 import { KEY_FORMAT } from "../src/commands/link"
 import { type BotApiStandIn, startBotApiStandIn } from "../src/stand-in"

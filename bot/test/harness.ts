@@ -1,8 +1,9 @@
 // Shared plumbing for the bot's tests: the Bot API stand-in, the real API app on a fresh
 // database (PGlite in memory; Postgres too when TEST_DATABASE_URL is set), and a bot wired to both
 // with a logger whose lines are kept for assertions.
-import { createLogger, type Logger } from "@nps/api/logger"
+
 import type { Database, Db } from "@nps/db"
+import { createLogger, type Logger } from "@nps/log"
 import { makeApp, openTestDatabase, seedServiceKey } from "../../api/test/helpers"
 import { createApiClient, type NpsApi } from "../src/api-client"
 import { type CreateBotOptions, createBot, type NpsBot } from "../src/bot"

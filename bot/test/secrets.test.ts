@@ -2,7 +2,7 @@
 // builds (which scrubs known secrets), and with a logger that scrubs nothing, so the bot's own
 // care is tested too — errors are forced to carry the request URL, which contains the token.
 import { afterEach, describe, expect, test } from "bun:test"
-import type { Fields, Logger } from "@nps/api/logger"
+import type { Fields, Logger } from "@nps/log"
 import { createApiClient } from "../src/api-client"
 import { createBot, type NpsBot } from "../src/bot"
 import { startBotApiStandIn } from "../src/stand-in"

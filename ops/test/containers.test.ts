@@ -70,6 +70,21 @@ test("the images' own commands with compose's environment: migrate twice, a heal
     cache,
   })
 
+  // Each image carries only its own service's code and dependencies.
+  const botFiles = botImage.files()
+  for (const foreign of [
+    "node_modules/drizzle-orm/",
+    "node_modules/@electric-sql/",
+    "node_modules/postgres/",
+    "api/src/",
+    "db/src/",
+  ])
+    expect({ foreign, present: botFiles.some((f) => f.startsWith(foreign)) }).toEqual({
+      foreign,
+      present: false,
+    })
+  expect(apiImage.files().some((f) => f.startsWith("node_modules/gramio/"))).toBe(false)
+
   // Telegram, played by the Bot API stand-in.
   const standIn: BotApiStandIn = await startBotApiStandIn()
   cleanups.push(() => standIn.close())

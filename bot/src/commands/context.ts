@@ -1,5 +1,5 @@
 // What every command handler receives and returns.
-import type { Logger } from "@nps/api/logger"
+import type { Logger } from "@nps/log"
 import type { Bot, ContextType } from "gramio"
 import type { NpsApi } from "../api-client"
 import { type Reply, texts } from "../texts"

@@ -1,7 +1,7 @@
 // /link <api_key>: the one command that carries a secret. The message is deleted before anything
 // else can fail; the key is checked locally before the API sees it; no reply or log line ever
 // contains it. Each update gets exactly one reply (warnings are joined into it).
-import type { Logger } from "@nps/api/logger"
+import type { Logger } from "@nps/log"
 import { TelegramError } from "gramio"
 import { type Reply, texts, withWarning } from "../texts"
 import { type CommandContext, type CommandDeps, type CommandHandler, failureReply } from "./context"

@@ -1,5 +1,5 @@
 // One JSON object per line, secrets scrubbed from the final text so nothing slips through a
-// nested error message or URL. Dependency-free: the bot imports it too.
+// nested error message or URL. Dependency-free, shared by the API, the bot and the CLIs.
 
 export type Level = "debug" | "info" | "warn" | "error"
 export type Fields = Record<string, unknown>
