@@ -1,19 +1,10 @@
 import { texts } from "../texts"
-import { type CommandDeps, type CommandHandler, failureReply } from "./context"
+import { type CommandDeps, type CommandHandler, replyForLinkedChat } from "./context"
 
 export const statusCommand =
   ({ api }: CommandDeps): CommandHandler =>
-  async (ctx) => {
-    const result = await api.status(ctx.chatId)
-    if (result.kind === "ok") {
-      await ctx.send(texts.status(result.status))
-      return "linked"
-    }
-    if (result.kind === "not_linked") {
-      await ctx.send(texts.notLinked())
-      return "not_linked"
-    }
-    const { reply, outcome } = failureReply(result.kind)
-    await ctx.send(reply)
-    return outcome
-  }
+  async (ctx) =>
+    replyForLinkedChat(ctx, await api.status(ctx.chatId), ({ status }) => ({
+      reply: texts.status(status),
+      outcome: "linked",
+    }))

@@ -1,19 +1,10 @@
 import { texts } from "../texts"
-import { type CommandDeps, type CommandHandler, failureReply } from "./context"
+import { type CommandDeps, type CommandHandler, replyForLinkedChat } from "./context"
 
 export const unlinkCommand =
   ({ api }: CommandDeps): CommandHandler =>
-  async (ctx) => {
-    const result = await api.unlink(ctx.chatId)
-    if (result.kind === "ok") {
-      await ctx.send(texts.unlinked())
-      return "unlinked"
-    }
-    if (result.kind === "not_linked") {
-      await ctx.send(texts.notLinked())
-      return "not_linked"
-    }
-    const { reply, outcome } = failureReply(result.kind)
-    await ctx.send(reply)
-    return outcome
-  }
+  async (ctx) =>
+    replyForLinkedChat(ctx, await api.unlink(ctx.chatId), () => ({
+      reply: texts.unlinked(),
+      outcome: "unlinked",
+    }))
