@@ -87,15 +87,20 @@ export async function authenticate(
  */
 export type AuthRequirement = "any" | "jwt" | Scope
 
-export const authPlugin = (deps: Deps) =>
-  new Elysia().macro({
+export const authPlugin = (deps: Deps) => {
+  // Checked in `transform`, which runs before schema validation, so a caller without valid
+  // credentials gets 401/403 and never learns what the body should look like; `resolve` (after
+  // validation) hands the principal found there to the route.
+  const principals = new WeakMap<Request, Principal>()
+  return new Elysia().macro({
     auth: (requirement: AuthRequirement) => ({
       detail: { security: [{ bearer: [] }] },
-      async resolve({ headers }) {
-        const principal = await authenticate(deps, headers.authorization)
+      async transform({ request }) {
+        const header = request.headers.get("authorization") ?? undefined
+        const principal = await authenticate(deps, header)
         if (!principal)
           throw unauthorized(
-            headers.authorization ? "Invalid or expired credentials" : "Missing bearer credentials",
+            header ? "Invalid or expired credentials" : "Missing bearer credentials",
           )
         if (requirement === "jwt" && principal.via !== "jwt")
           throw forbidden("This endpoint needs a signed-in user (JWT), not an API key")
@@ -105,7 +110,13 @@ export const authPlugin = (deps: Deps) =>
           !principal.scopes.includes(requirement)
         )
           throw forbidden(`This credential lacks the '${requirement}' scope`)
+        principals.set(request, principal)
+      },
+      resolve({ request }) {
+        const principal = principals.get(request)
+        if (!principal) throw unauthorized()
         return { principal }
       },
     }),
   })
+}

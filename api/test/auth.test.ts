@@ -142,6 +142,18 @@ describeEachDb("auth and API keys", (ctx) => {
     expect(res.body.scopes).toEqual(["telegram:service"])
   })
 
+  test("credentials are checked before the body: no or weak credentials never get a 422", async () => {
+    const { app } = makeApp(ctx.db)
+    const reader = await seedUser(ctx.db, { scopes: ["oracle:read"] })
+    const bad = { name: 42, birthday: "someday" }
+    const anonymous = await req(app, "POST", "/api/oracle/profiles", { body: bad })
+    expect(anonymous.status).toBe(401)
+    const weak = await req(app, "POST", "/api/oracle/profiles", { token: reader.key, body: bad })
+    expect(weak.status).toBe(403)
+    const keys = await req(app, "POST", "/api/auth/api-keys", { token: reader.key, body: {} })
+    expect(keys.status).toBe(403)
+  })
+
   test("a key of a deactivated user stops working", async () => {
     const { app } = makeApp(ctx.db)
     const alice = await seedUser(ctx.db)
