@@ -17,17 +17,27 @@ try {
   process.exit(1)
 }
 
+// `bun --hot` re-runs this module in the same process: keep the one database handle (PGlite
+// allows a single opener) and a made-up JWT secret (tokens survive an edit), replace only the
+// server, and install the signal handlers once.
+const hot = globalThis as {
+  __npsDb?: Database
+  __npsJwtSecret?: string
+  __npsServer?: { stop(): Promise<void> }
+  __npsSignals?: true
+}
+if (config.jwtSecretGenerated) {
+  hot.__npsJwtSecret ??= config.jwtSecret
+  config = { ...config, jwtSecret: hot.__npsJwtSecret }
+}
+
 const logger = createLogger({
   service: "api",
   level: config.logLevel,
   secrets: [config.jwtSecret, config.serviceKey, config.databaseUrl],
 })
-if (config.jwtSecretGenerated)
+if (config.jwtSecretGenerated && !hot.__npsServer)
   logger.warn("JWT_SECRET not set: using a random per-process secret (tokens die with the process)")
-
-// `bun --hot` re-runs this module in the same process: keep the one database handle
-// (PGlite allows a single opener) and replace only the server.
-const hot = globalThis as { __npsDb?: Database; __npsServer?: { stop(force?: boolean): unknown } }
 
 let database: Database
 try {
@@ -51,12 +61,16 @@ try {
   process.exit(1)
 }
 
-hot.__npsServer?.stop(true)
+await hot.__npsServer?.stop()
 const app = createApp({ db: database.db, config, logger }).listen({
   hostname: config.host,
   port: config.port,
 })
-hot.__npsServer = app.server ?? undefined
+hot.__npsServer = {
+  stop: async () => {
+    await app.stop()
+  },
+}
 logger.info("api listening", {
   url: `http://${config.host}:${app.server?.port}/api`,
   docs: `http://${config.host}:${app.server?.port}/swagger`,
@@ -73,8 +87,8 @@ async function shutdown(signal: string) {
     process.exit(1)
   }, SHUTDOWN_BUDGET_MS)
   try {
-    await app.stop() // stops accepting, lets in-flight requests finish
-    await database.close()
+    await hot.__npsServer?.stop() // stops accepting, lets in-flight requests finish
+    await hot.__npsDb?.close()
     logger.info("stopped")
   } catch (error) {
     logger.error("shutdown failed", { error })
@@ -83,5 +97,8 @@ async function shutdown(signal: string) {
   }
   process.exit(0)
 }
-process.once("SIGTERM", () => void shutdown("SIGTERM"))
-process.once("SIGINT", () => void shutdown("SIGINT"))
+if (!hot.__npsSignals) {
+  hot.__npsSignals = true
+  process.once("SIGTERM", () => void shutdown("SIGTERM"))
+  process.once("SIGINT", () => void shutdown("SIGINT"))
+}
