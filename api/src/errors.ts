@@ -73,12 +73,15 @@ const reply = (status: number, error: string, message: string, headers = {}): Er
 interface Issue {
   path?: string
   message?: string
-  schema?: { anyOf?: { type?: string; format?: string }[] }
+  schema?: { anyOf?: { type?: string; format?: string }[]; description?: string }
 }
 
 // TypeBox reports coercible fields (numbers in paths and JSON) as a union; name the real type.
 function describeIssue(issue: Issue | undefined): string {
   if (!issue?.message) return "does not match the schema"
+  // A regex means little to a client; the field's description says what is expected.
+  if (issue.message.startsWith("Expected string to match") && issue.schema?.description)
+    return `Expected ${issue.schema.description}`
   if (issue.message !== "Expected union value" || !issue.schema?.anyOf) return issue.message
   const types = issue.schema.anyOf.map((s) => s.type).filter((t) => t && t !== "string")
   return types.length ? `Expected ${types[0]}` : issue.message

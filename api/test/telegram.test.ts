@@ -235,6 +235,13 @@ describeEachDb("telegram links", (ctx) => {
       expect(res.status).toBe(403)
       expect(res.body.error).toBe("forbidden")
     }
+    // Unlinking someone else's chat: no credentials → 401; a plain user key → 403; still linked.
+    expect((await req(app, "DELETE", `/api/telegram/link/${CHAT}`)).status).toBe(401)
+    expect(
+      (await req(app, "DELETE", `/api/telegram/link/${CHAT}`, { token: mallory.key })).status,
+    ).toBe(403)
+    const [row] = await ctx.db.select().from(telegramLinks)
+    expect(row?.isActive).toBe(true)
   })
 
   test("Telegram's extreme chat ids round-trip exactly", async () => {
