@@ -1,10 +1,10 @@
-import { apiKeys, users } from "@nps/db"
-import { and, eq, sql } from "drizzle-orm"
+import { users } from "@nps/db"
+import { and, eq } from "drizzle-orm"
 import { Elysia } from "elysia"
 import type { Deps } from "./context"
-import { hashApiKey, looksLikeApiKey, type Scope } from "./credentials"
+import { looksLikeApiKey, type Scope } from "./credentials"
 import { forbidden, unauthorized } from "./errors"
-import { preparedPerDb } from "./prepared"
+import { findActiveKey, markKeyUsed } from "./modules/keys/service"
 
 export interface Principal {
   userId: string
@@ -17,46 +17,17 @@ export interface Principal {
 
 // A signed-in user acts for themselves on Oracle data; only a key can carry telegram:service.
 const JWT_SCOPES: readonly Scope[] = ["oracle:read", "oracle:write"]
-// last_used_at is written at most this often per key, keeping hot paths read-only.
-const LAST_USED_RESOLUTION_MS = 60_000
-
 const bearer = (header: string | undefined) => {
   const match = header?.match(/^Bearer\s+(\S+)\s*$/i)
   return match?.[1]
 }
 
-const keyPrincipal = preparedPerDb((db) =>
-  db
-    .select({
-      keyId: apiKeys.id,
-      scopes: apiKeys.scopes,
-      expiresAt: apiKeys.expiresAt,
-      lastUsedAt: apiKeys.lastUsedAt,
-      userId: users.id,
-      username: users.username,
-      role: users.role,
-    })
-    .from(apiKeys)
-    .innerJoin(users, eq(users.id, apiKeys.userId))
-    .where(
-      and(
-        eq(apiKeys.keyHash, sql.placeholder("hash")),
-        eq(apiKeys.isActive, true),
-        eq(users.isActive, true),
-      ),
-    )
-    .limit(1)
-    .prepare("key_principal"),
-)
-
-async function fromApiKey({ db, now }: Deps, key: string): Promise<Principal | null> {
-  const [row] = await keyPrincipal(db).execute({ hash: hashApiKey(key) })
+async function fromApiKey({ db, now }: Deps, rawKey: string): Promise<Principal | null> {
   const t = now()
-  if (!row || (row.expiresAt && row.expiresAt <= t)) return null
-  if (!row.lastUsedAt || t.getTime() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
-    await db.update(apiKeys).set({ lastUsedAt: t }).where(eq(apiKeys.id, row.keyId))
-  }
-  const { userId, username, role, scopes } = row
+  const key = await findActiveKey(db, rawKey, t)
+  if (!key?.userActive) return null
+  await markKeyUsed(db, key, t)
+  const { userId, username, role, scopes } = key
   return { userId, username, role, isActive: true, via: "key", scopes }
 }
 

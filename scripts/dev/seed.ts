@@ -4,11 +4,9 @@
 // that file is missing or its key no longer works.
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { dirname } from "node:path"
-import { apiKeys, type Db } from "@nps/db"
-import { and, eq, gt, isNull, or } from "drizzle-orm"
-import { hashApiKey } from "../../api/src/credentials"
+import type { Db } from "@nps/db"
 import { createUser, findUser } from "../../api/src/modules/auth/service"
-import { createKey } from "../../api/src/modules/keys/service"
+import { createKey, findActiveKey } from "../../api/src/modules/keys/service"
 import { createProfile, listProfiles } from "../../api/src/modules/oracle/service"
 
 export const DEMO_USER = { username: "demo", password: "demo password" } as const
@@ -28,22 +26,6 @@ export interface DemoSeed {
   profiles: { name: string; birthday: string }[]
 }
 
-async function keyStillWorks(db: Db, userId: string, key: string): Promise<boolean> {
-  const [row] = await db
-    .select({ id: apiKeys.id })
-    .from(apiKeys)
-    .where(
-      and(
-        eq(apiKeys.keyHash, hashApiKey(key)),
-        eq(apiKeys.userId, userId),
-        eq(apiKeys.isActive, true),
-        or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, new Date())),
-      ),
-    )
-    .limit(1)
-  return row !== undefined
-}
-
 export async function seedDemo(db: Db, { keyFile }: { keyFile: string }): Promise<DemoSeed> {
   const user = (await findUser(db, DEMO_USER.username)) ?? (await createUser(db, { ...DEMO_USER }))
 
@@ -57,7 +39,7 @@ export async function seedDemo(db: Db, { keyFile }: { keyFile: string }): Promis
   }))
 
   const saved = existsSync(keyFile) ? readFileSync(keyFile, "utf8").trim() : ""
-  if (saved && (await keyStillWorks(db, user.id, saved)))
+  if (saved && (await findActiveKey(db, saved, new Date()))?.userId === user.id)
     return { ...DEMO_USER, key: saved, keyReused: true, profiles }
 
   const { key } = await createKey(db, {

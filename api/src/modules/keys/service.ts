@@ -1,7 +1,8 @@
-import { apiKeys, type Db } from "@nps/db"
-import { and, desc, eq } from "drizzle-orm"
+import { apiKeys, type Db, users } from "@nps/db"
+import { and, desc, eq, sql } from "drizzle-orm"
 import { generateApiKey, hashApiKey, keyPrefix, type Scope } from "../../credentials"
 import { notFound } from "../../errors"
+import { preparedPerDb } from "../../prepared"
 
 export const DEFAULT_SCOPES: Scope[] = ["oracle:read"]
 const DAY_MS = 86_400_000
@@ -60,4 +61,40 @@ export async function revokeKey(db: Db, id: string, userId?: string) {
     .returning({ id: apiKeys.id })
   if (!row) throw notFound("key_not_found", "No such API key")
   return { id: row.id, is_active: false as const }
+}
+
+// Prepared: every call the bot makes authenticates with its key through this.
+const keyWithOwner = preparedPerDb((db) =>
+  db
+    .select({
+      keyId: apiKeys.id,
+      scopes: apiKeys.scopes,
+      expiresAt: apiKeys.expiresAt,
+      lastUsedAt: apiKeys.lastUsedAt,
+      userId: users.id,
+      username: users.username,
+      role: users.role,
+      userActive: users.isActive,
+    })
+    .from(apiKeys)
+    .innerJoin(users, eq(users.id, apiKeys.userId))
+    .where(and(eq(apiKeys.keyHash, sql.placeholder("hash")), eq(apiKeys.isActive, true)))
+    .limit(1)
+    .prepare("key_with_owner"),
+)
+
+export type KeyWithOwner = NonNullable<Awaited<ReturnType<typeof findActiveKey>>>
+
+/** The unrevoked, unexpired key with this raw value and its owner (who may be inactive). */
+export async function findActiveKey(db: Db, rawKey: string, now: Date) {
+  const [row] = await keyWithOwner(db).execute({ hash: hashApiKey(rawKey) })
+  return row && (!row.expiresAt || row.expiresAt > now) ? row : undefined
+}
+
+// last_used_at is written at most this often per key, keeping the hot path read-only.
+const LAST_USED_RESOLUTION_MS = 60_000
+
+export async function markKeyUsed(db: Db, key: KeyWithOwner, now: Date) {
+  if (key.lastUsedAt && now.getTime() - key.lastUsedAt.getTime() <= LAST_USED_RESOLUTION_MS) return
+  await db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, key.keyId))
 }

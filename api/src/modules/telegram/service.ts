@@ -1,9 +1,9 @@
-import { apiKeys, type Db, oracleProfiles, readings, telegramLinks, users } from "@nps/db"
-import { and, asc, eq, gt, isNull, or, sql } from "drizzle-orm"
+import { type Db, oracleProfiles, readings, telegramLinks, users } from "@nps/db"
+import { and, asc, eq, sql } from "drizzle-orm"
 import type { Principal } from "../../auth"
-import { hashApiKey } from "../../credentials"
 import { ApiError, forbidden, notFound } from "../../errors"
 import { preparedPerDb } from "../../prepared"
+import { findActiveKey, markKeyUsed } from "../keys/service"
 
 export const notLinked = () => notFound("not_linked", "This chat is not linked to an NPS account")
 
@@ -15,24 +15,7 @@ export interface LinkInput {
 
 /** Validates the raw key and links the chat to its owner in one atomic upsert. */
 export async function linkChat(db: Db, input: LinkInput, now: Date) {
-  const [owner] = await db
-    .select({
-      keyId: apiKeys.id,
-      userId: users.id,
-      username: users.username,
-      role: users.role,
-      userActive: users.isActive,
-    })
-    .from(apiKeys)
-    .innerJoin(users, eq(users.id, apiKeys.userId))
-    .where(
-      and(
-        eq(apiKeys.keyHash, hashApiKey(input.apiKey)),
-        eq(apiKeys.isActive, true),
-        or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, now)),
-      ),
-    )
-    .limit(1)
+  const owner = await findActiveKey(db, input.apiKey, now)
   if (!owner) throw new ApiError(401, "invalid_api_key", "Invalid API key")
   if (!owner.userActive) throw notFound("user_inactive", "User not found or inactive")
 
@@ -59,7 +42,7 @@ export async function linkChat(db: Db, input: LinkInput, now: Date) {
     })
     .returning()
   if (!link) throw new Error("upsert returned no row")
-  await db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, owner.keyId))
+  await markKeyUsed(db, owner, now)
   return {
     telegram_chat_id: link.telegramChatId,
     telegram_username: link.telegramUsername,
