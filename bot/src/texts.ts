@@ -2,6 +2,7 @@
 // parse_mode: names full of `_*[]()~>#+-=|{}.!` or emoji go out as plain text with entity ranges,
 // so Telegram can never reject them as malformed markup. Key phrases come from CONTRACT.md.
 import { bold, code, type FormattableString, format, join } from "@gramio/format"
+import type { LinkedStatus, Profile } from "./api-client"
 
 export type Reply = string | FormattableString
 
@@ -22,17 +23,9 @@ export const COMMANDS: readonly CommandInfo[] = [
 
 const GET_A_KEY = "Create one in the NPS web app under Settings → API Keys."
 
-export interface StatusView {
-  username: string
-  role: string
-  oracle_profile_count: number
-  reading_count: number
-}
-
-export interface ProfileView {
-  name: string
-  birthday: string
-}
+// The API's own response types (via Eden), narrowed to what a reply shows.
+type StatusView = Pick<LinkedStatus, "username" | "role" | "oracle_profile_count" | "reading_count">
+type ProfileView = Pick<Profile, "name" | "birthday">
 
 export const texts = {
   start: (): Reply =>
