@@ -11,7 +11,6 @@ export class ApiError extends Error {
   }
 }
 
-export const badRequest = (message: string) => new ApiError(400, "bad_request", message)
 export const unauthorized = (message = "Missing or invalid credentials") =>
   new ApiError(401, "unauthorized", message)
 export const forbidden = (message: string) => new ApiError(403, "forbidden", message)

@@ -92,8 +92,3 @@ export const telegramLinks = pgTable(
   },
   (t) => [index("idx_telegram_links_user_id").on(t.userId)],
 )
-
-export type User = typeof users.$inferSelect
-export type ApiKey = typeof apiKeys.$inferSelect
-export type OracleProfile = typeof oracleProfiles.$inferSelect
-export type TelegramLink = typeof telegramLinks.$inferSelect
