@@ -2,8 +2,13 @@
 
 import { createDb, type DbTarget, migrate, rollback } from "@nps/db"
 import { createLogger } from "@nps/log"
+import { databaseSecrets } from "./config"
 
-const log = createLogger({ service: "db", level: process.env.LOG_LEVEL })
+const log = createLogger({
+  service: "db",
+  level: process.env.LOG_LEVEL,
+  secrets: databaseSecrets(process.env.DATABASE_URL),
+})
 const command = process.argv[2]
 const target: DbTarget = process.env.DATABASE_URL
   ? { url: process.env.DATABASE_URL, max: 1 }

@@ -3,7 +3,7 @@ import { createDb, type Database, migrate } from "@nps/db"
 import { createLogger } from "@nps/log"
 import { createApp } from "./app"
 import { ensureServiceKey } from "./bootstrap"
-import { ConfigError, loadConfig } from "./config"
+import { ConfigError, databaseSecrets, loadConfig } from "./config"
 
 const SHUTDOWN_BUDGET_MS = 8_000
 
@@ -34,7 +34,7 @@ if (config.jwtSecretGenerated) {
 const logger = createLogger({
   service: "api",
   level: config.logLevel,
-  secrets: [config.jwtSecret, config.serviceKey, config.databaseUrl],
+  secrets: [config.jwtSecret, config.serviceKey, ...databaseSecrets(config.databaseUrl)],
 })
 if (config.jwtSecretGenerated && !hot.__npsServer)
   logger.warn("JWT_SECRET not set: using a random per-process secret (tokens die with the process)")

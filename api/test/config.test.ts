@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test"
-import { ConfigError, loadConfig } from "../src/config"
+import { ConfigError, databaseSecrets, loadConfig } from "../src/config"
 
 test("defaults match the contract", () => {
   const config = loadConfig({})
@@ -51,4 +51,11 @@ test("empty variables count as unset; the bot username loses its @", () => {
   expect(config.databaseUrl).toBeUndefined()
   expect(config.port).toBe(8000)
   expect(config.botUsername).toBe("nps_oracle_bot")
+})
+
+test("a database URL's password is a secret in raw and decoded form", () => {
+  const url = "postgres://nps:p%40ss-w0rd@db:5432/nps"
+  expect(databaseSecrets(url)).toEqual([url, "p%40ss-w0rd", "p@ss-w0rd"])
+  expect(databaseSecrets("postgres://db/nps")).toEqual(["postgres://db/nps"])
+  expect(databaseSecrets(undefined)).toEqual([])
 })
