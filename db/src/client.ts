@@ -75,6 +75,10 @@ export async function createDb(target: DbTarget): Promise<Database> {
   }
 }
 
+// Directories this process holds. A lock file naming our own pid but not listed here was left by
+// an earlier process that had the same pid — routine in containers, where pids repeat.
+const heldHere = new Set<string>()
+
 /**
  * PGlite is single-process and has no lock of its own: a second process on the same directory
  * corrupts it. A pid file beside the directory makes the second one fail fast instead.
@@ -87,11 +91,17 @@ function lockDirectory(dir: string): () => void {
       const fd = openSync(lockPath, "wx")
       writeSync(fd, String(process.pid))
       closeSync(fd)
-      return () => rmSync(lockPath, { force: true })
+      heldHere.add(dir)
+      return () => {
+        heldHere.delete(dir)
+        rmSync(lockPath, { force: true })
+      }
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error
       const owner = Number.parseInt(readFileSync(lockPath, "utf8"), 10)
-      if (Number.isInteger(owner) && isAlive(owner)) {
+      const live =
+        owner === process.pid ? heldHere.has(dir) : Number.isInteger(owner) && isAlive(owner)
+      if (live) {
         throw new DatabaseLockedError(
           `PGlite directory ${dir} is in use by process ${owner}; PGlite allows one process at a time — stop that process, or set DATABASE_URL to use Postgres`,
         )

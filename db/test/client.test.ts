@@ -32,6 +32,18 @@ test("a PGlite directory opened by one process cannot be opened again until it i
   }
 })
 
+test("a lock naming this process's pid, left by an earlier process with the same pid, is stale", async () => {
+  const root = tempDir()
+  const dir = join(root, "pglite")
+  try {
+    writeFileSync(`${dir}.lock`, String(process.pid)) // as after a container restart
+    const database = await createDb({ pgliteDir: dir })
+    await database.close()
+  } finally {
+    rmSync(root, { recursive: true, force: true })
+  }
+})
+
 test("a stale lock left by a dead process is taken over", async () => {
   const root = tempDir()
   const dir = join(root, "pglite")
