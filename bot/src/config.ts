@@ -12,9 +12,8 @@ export const EnvSchema = Type.Object({
   // The token sits in every Bot API URL path, so only URL-path-safe characters are accepted.
   NPS_BOT_TOKEN: Type.String({ minLength: 1, maxLength: 200, pattern: "^[A-Za-z0-9:_-]+$" }),
   TELEGRAM_BOT_API_URL: HttpUrl("http://api:8000/api"),
-  TELEGRAM_BOT_SERVICE_KEY: Type.Optional(
-    Type.String({ minLength: 20, maxLength: 200, pattern: "^[A-Za-z0-9_-]+$" }),
-  ),
+  // The same shape the API accepts for this variable (api/src/config.ts API_KEY_PATTERN).
+  TELEGRAM_BOT_SERVICE_KEY: Type.Optional(Type.String({ pattern: "^nps_[A-Za-z0-9_-]{20,100}$" })),
   TELEGRAM_RATE_LIMIT: Type.Integer({ minimum: 1, maximum: 1000, default: 20 }),
   TELEGRAM_API_ROOT: HttpUrl("https://api.telegram.org"),
   LOG_LEVEL: Type.Union(

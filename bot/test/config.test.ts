@@ -73,6 +73,14 @@ describe("loadConfig", () => {
     for (const secret of ["not a/token", "short"]) expect(text).not.toContain(secret)
   })
 
+  test("accepts only a service key the API would accept (nps_ followed by URL-safe base64)", () => {
+    const long = "A".repeat(43)
+    expect(issuesOf({ NPS_BOT_TOKEN: TOKEN, TELEGRAM_BOT_SERVICE_KEY: long })[0]?.variable).toBe(
+      "TELEGRAM_BOT_SERVICE_KEY",
+    )
+    expect(issuesOf({ NPS_BOT_TOKEN: TOKEN, TELEGRAM_BOT_SERVICE_KEY: `nps_${long}` })).toEqual([])
+  })
+
   test("rejects a rate limit of zero or a fraction", () => {
     expect(issuesOf({ NPS_BOT_TOKEN: TOKEN, TELEGRAM_RATE_LIMIT: "0" })[0]?.variable).toBe(
       "TELEGRAM_RATE_LIMIT",
