@@ -32,30 +32,25 @@ test("a PGlite directory opened by one process cannot be opened again until it i
   }
 })
 
-test("a lock naming this process's pid, left by an earlier process with the same pid, is stale", async () => {
-  const root = tempDir()
-  const dir = join(root, "pglite")
-  try {
-    writeFileSync(`${dir}.lock`, String(process.pid)) // as after a container restart
-    const database = await createDb({ pgliteDir: dir })
-    await database.close()
-  } finally {
-    rmSync(root, { recursive: true, force: true })
-  }
-})
-
-test("a stale lock left by a dead process is taken over", async () => {
-  const root = tempDir()
-  const dir = join(root, "pglite")
-  try {
-    const dead = Bun.spawnSync(["true"]).pid // finished: its pid is free
-    writeFileSync(`${dir}.lock`, String(dead))
-    const database = await createDb({ pgliteDir: dir })
-    await database.close()
-  } finally {
-    rmSync(root, { recursive: true, force: true })
-  }
-})
+// Stale locks: a process that died without closing, and an earlier process that had our pid
+// (routine in containers, where pids repeat).
+const staleOwners: [string, () => number][] = [
+  ["a dead process", () => Bun.spawnSync(["true"]).pid],
+  ["an earlier process with this process's pid", () => process.pid],
+]
+for (const [owner, pid] of staleOwners) {
+  test(`a stale lock left by ${owner} is taken over`, async () => {
+    const root = tempDir()
+    const dir = join(root, "pglite")
+    try {
+      writeFileSync(`${dir}.lock`, String(pid()))
+      const database = await createDb({ pgliteDir: dir })
+      await database.close()
+    } finally {
+      rmSync(root, { recursive: true, force: true })
+    }
+  })
+}
 
 test("a second process on the same directory fails fast with a clear message", async () => {
   const root = tempDir()
