@@ -15,13 +15,11 @@ export interface Deps {
 
 export interface Limits {
   login: RateLimit
-  /** Link attempts per client address (callers holding the service key are exempt). */
-  link: RateLimit
+  /** /link attempts per chat (API keys guessed through the bot). */
   linkPerChat: RateLimit
 }
 
 export const DEFAULT_LIMITS: Limits = {
   login: { max: 10, windowMs: 60_000 },
-  link: { max: 30, windowMs: 60_000 },
   linkPerChat: { max: 10, windowMs: 60_000 },
 }

@@ -10,7 +10,18 @@ export function generateApiKey(): string {
   return `nps_${Buffer.from(bytes).toString("base64url")}`
 }
 
-export const hashApiKey = (key: string) => new Bun.CryptoHasher("sha256").update(key).digest("hex")
+const sha256Hex = (secret: string) => new Bun.CryptoHasher("sha256").update(secret).digest("hex")
+
+export const hashApiKey = sha256Hex
+
+/**
+ * Deep-link tokens: `npslink_` + 43 URL-safe base64 characters (32 random bytes) = 51, within
+ * Telegram's 64-character `start` parameter. The prefix lets the log scrubber recognise them.
+ */
+export const LINK_TOKEN_PREFIX = "npslink_"
+export const generateLinkToken = () =>
+  `${LINK_TOKEN_PREFIX}${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url")}`
+export const hashLinkToken = sha256Hex
 
 /** What lists show instead of the key: enough to recognise it, useless to an attacker. */
 export const keyPrefix = (key: string) => key.slice(0, 12)

@@ -89,18 +89,6 @@ describeEachDb("auth and API keys", (ctx) => {
     expect((await req(app, "GET", "/api/auth/me", { token: created.body.key })).status).toBe(401)
   })
 
-  test("with TELEGRAM_BOT_USERNAME set, a new key comes with a deep link to the bot", async () => {
-    const { testConfig } = await import("./helpers")
-    const { app } = makeApp(ctx.db, {
-      config: testConfig({ TELEGRAM_BOT_USERNAME: "@nps_oracle_bot" }),
-    })
-    const alice = await seedUser(ctx.db)
-    const token = (await login(app, "alice", alice.password)).body.access_token
-    const created = await req(app, "POST", "/api/auth/api-keys", { token, body: { name: "x" } })
-    expect(created.body.telegram_deep_link).toBe("https://t.me/nps_oracle_bot?start=link")
-    expect(created.body.telegram_deep_link).not.toContain(created.body.key)
-  })
-
   test("keys are managed with a JWT only, and only the owner can revoke", async () => {
     const { app } = makeApp(ctx.db)
     const alice = await seedUser(ctx.db)

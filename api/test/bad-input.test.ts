@@ -56,7 +56,8 @@ describeEachDb("bad input", (ctx) => {
   for (const [name, input, status] of linkCases) {
     test(`POST /api/telegram/link with ${name} → ${status}, secret never echoed or logged`, async () => {
       const { app, logText } = makeApp(ctx.db)
-      const res = await req(app, "POST", "/api/telegram/link", input)
+      const svc = await seedServiceKey(ctx.db)
+      const res = await req(app, "POST", "/api/telegram/link", { ...input, token: svc.key })
       expect(res.status).toBe(status)
       expect(typeof res.body.error).toBe("string")
       expect(typeof res.body.message).toBe("string")
@@ -69,7 +70,9 @@ describeEachDb("bad input", (ctx) => {
 
   test("validation messages name the field", async () => {
     const { app } = makeApp(ctx.db)
+    const svc = await seedServiceKey(ctx.db)
     const res = await req(app, "POST", "/api/telegram/link", {
+      token: svc.key,
       body: { telegram_chat_id: "one", api_key: SECRET_KEY },
     })
     expect(res.body.error).toBe("validation_error")
@@ -128,7 +131,9 @@ describeEachDb("bad input", (ctx) => {
   test("unicode and quote characters in usernames are stored and returned intact", async () => {
     const { app } = makeApp(ctx.db)
     const alice = await seedUser(ctx.db, { username: `O'Brien "ünï" 🚀 _*[]()` })
+    const svc = await seedServiceKey(ctx.db)
     const res = await req(app, "POST", "/api/telegram/link", {
+      token: svc.key,
       body: {
         telegram_chat_id: 5,
         telegram_username: `tg'"; drop table users; --`,

@@ -15,7 +15,7 @@ export { type Driver, drivers, openTestDatabase }
 
 export const resetDatabase = (db: Db) =>
   db.execute(
-    sql`truncate users, api_keys, oracle_profiles, readings, telegram_links restart identity cascade`,
+    sql`truncate users, api_keys, oracle_profiles, readings, telegram_links, telegram_link_tokens restart identity cascade`,
   )
 
 /**
@@ -67,7 +67,6 @@ export function makeApp(db: Db, options: Partial<AppOptions> = {}) {
     // Brute-force limits get their own tests; elsewhere they must not interfere.
     limits: {
       login: { max: 1000, windowMs: 60_000 },
-      link: { max: 1000, windowMs: 60_000 },
       linkPerChat: { max: 1000, windowMs: 60_000 },
     },
     ...options,

@@ -20,25 +20,32 @@ describeEachDb("brute-force limits", (ctx) => {
     expect((await attempt()).status).toBe(401)
   })
 
-  test("link is limited per chat, and per address unless the caller holds the service key", async () => {
-    const { app } = makeApp(ctx.db, {
-      limits: { link: { max: 2, ...minute }, linkPerChat: { max: 3, ...minute } },
-    })
+  test("link is limited per chat for the bot; requests failing authentication never spend a chat's budget", async () => {
+    const { app } = makeApp(ctx.db, { limits: { linkPerChat: { max: 3, ...minute } } })
     const svc = await seedServiceKey(ctx.db)
-    const link = (chat: number, token?: string) =>
+    const mallory = await seedUser(ctx.db, { username: "mallory" })
+    const alice = await seedUser(ctx.db)
+    const link = (chat: number, token?: string, apiKey = `nps_${"w".repeat(43)}`) =>
       req(app, "POST", "/api/telegram/link", {
         token,
-        body: { telegram_chat_id: chat, api_key: `nps_${"w".repeat(43)}` },
+        body: { telegram_chat_id: chat, api_key: apiKey },
       })
-    // Anonymous: the per-address budget (2) runs out first.
-    expect((await link(1)).status).toBe(401)
-    expect((await link(2)).status).toBe(401)
-    expect((await link(3)).status).toBe(429)
-    // The bot: many chats from one address pass; a single chat is still capped at 3.
-    for (const chat of [10, 11, 12, 13]) expect((await link(chat, svc.key)).status).toBe(401)
-    expect((await link(10, svc.key)).status).toBe(401)
-    expect((await link(10, svc.key)).status).toBe(401)
-    expect((await link(10, svc.key)).status).toBe(429)
+    // Junk aimed at chat 10 — no credentials, bad credentials, a user's own key: refused before
+    // the limiter, however many.
+    for (let i = 0; i < 20; i++) {
+      expect((await link(10)).status).toBe(401)
+      expect((await link(10, "nps_not_a_real_key_at_all_1234")).status).toBe(401)
+      expect((await link(10, mallory.key)).status).toBe(403)
+    }
+    // So the real user, through the bot, still links chat 10 at once.
+    expect((await link(10, svc.key, alice.key)).status).toBe(200)
+    // The bot links many chats from one address; one chat's guesses are capped at 3 a minute.
+    for (const chat of [11, 12, 13, 14]) expect((await link(chat, svc.key)).status).toBe(401)
+    expect((await link(11, svc.key)).status).toBe(401)
+    expect((await link(11, svc.key)).status).toBe(401)
+    const limited = await link(11, svc.key)
+    expect(limited.status).toBe(429)
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0)
   })
 })
 

@@ -89,27 +89,27 @@ test("start:api on embedded PGlite: migrates, serves, bootstraps the service key
 
 test("in production a validation error never echoes the submitted key", async () => {
   const secret = "nps_ProductionSecretThatMustNotLeak_0123456789"
+  const serviceKey = generateApiKey()
   const api = await startApi({
     NODE_ENV: "production",
     JWT_SECRET: "p".repeat(40),
     PGLITE_DIR: join(tmp, "prod"),
+    TELEGRAM_BOT_SERVICE_KEY: serviceKey,
   })
+  // The bot's credentials: only they get past authentication to the body's validation.
+  const headers = { "content-type": "application/json", authorization: `Bearer ${serviceKey}` }
   for (const [body, status] of [
     [JSON.stringify({ telegram_chat_id: "nope", api_key: secret }), 422],
     [JSON.stringify({ telegram_chat_id: 1, api_key: 42, other: secret }), 422],
     [`{"api_key":"${secret}"`, 400],
   ] as const) {
-    const res = await fetch(`${api.base}/telegram/link`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body,
-    })
+    const res = await fetch(`${api.base}/telegram/link`, { method: "POST", headers, body })
     expect(res.status).toBe(status)
     expect(await res.text()).not.toContain("ProductionSecret")
   }
   const big = await fetch(`${api.base}/telegram/link`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers,
     body: JSON.stringify({ api_key: secret, pad: "x".repeat(100_000) }),
   })
   expect(big.status).toBe(413)

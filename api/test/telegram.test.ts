@@ -1,4 +1,4 @@
-import { expect, test } from "bun:test"
+import { beforeEach, expect, test } from "bun:test"
 import { telegramLinks } from "@nps/db"
 import { eq } from "drizzle-orm"
 import {
@@ -14,6 +14,12 @@ import {
 const CHAT = 12345
 
 describeEachDb("telegram links", (ctx) => {
+  let svc: Awaited<ReturnType<typeof seedServiceKey>>
+  beforeEach(async () => {
+    svc = await seedServiceKey(ctx.db)
+  })
+
+  /** What the bot does for `/link <apiKey>` sent from `chatId`. */
   const link = (
     app: ReturnType<typeof makeApp>["app"],
     apiKey: string,
@@ -21,6 +27,7 @@ describeEachDb("telegram links", (ctx) => {
     username: string | null = "alice_tg",
   ) =>
     req(app, "POST", "/api/telegram/link", {
+      token: svc.key,
       body: { telegram_chat_id: chatId, telegram_username: username, api_key: apiKey },
     })
 
@@ -41,6 +48,35 @@ describeEachDb("telegram links", (ctx) => {
     const rows = await ctx.db.select().from(telegramLinks)
     expect(rows).toHaveLength(1)
     expect(rows[0]?.lastActive).not.toBeNull()
+  })
+
+  test("only the bot links: a user's own key, a JWT (even an admin's) or no credentials cannot link any chat", async () => {
+    const { app } = makeApp(ctx.db)
+    const alice = await seedUser(ctx.db)
+    const mallory = await seedUser(ctx.db, { username: "mallory", role: "admin" })
+    expect((await link(app, alice.key)).status).toBe(200)
+    // The old hijack: Mallory takes Alice's chat (its id is no secret) with her own valid key.
+    const hijack = (token?: string) =>
+      req(app, "POST", "/api/telegram/link", {
+        token,
+        body: { telegram_chat_id: CHAT, api_key: mallory.key },
+      })
+    const { token: jwt } = await login(app, "mallory", mallory.password)
+    expect((await hijack()).status).toBe(401)
+    expect((await hijack(mallory.key)).body).toEqual({
+      error: "forbidden",
+      message: "This credential lacks the 'telegram:service' scope",
+    })
+    expect((await hijack(jwt)).status).toBe(403)
+    // Nor a fresh chat of her choosing.
+    const other = await req(app, "POST", "/api/telegram/link", {
+      token: mallory.key,
+      body: { telegram_chat_id: 777, api_key: mallory.key },
+    })
+    expect(other.status).toBe(403)
+    const rows = await ctx.db.select().from(telegramLinks)
+    expect(rows).toHaveLength(1)
+    expect(rows[0]).toMatchObject({ telegramChatId: CHAT, userId: alice.user.id, isActive: true })
   })
 
   test("rejects an unknown, revoked or expired key with 401", async () => {
@@ -109,7 +145,6 @@ describeEachDb("telegram links", (ctx) => {
 
   test("status of a linked chat has the username, role and both counts as numbers", async () => {
     const { app } = makeApp(ctx.db)
-    const svc = await seedServiceKey(ctx.db)
     const alice = await seedUser(ctx.db, { role: "admin" })
     await seedProfiles(ctx.db, alice.user.id, [
       { name: "Me", birthday: "1990-01-02" },
@@ -130,7 +165,6 @@ describeEachDb("telegram links", (ctx) => {
 
   test("status of an unknown chat is {linked: false}", async () => {
     const { app } = makeApp(ctx.db)
-    const svc = await seedServiceKey(ctx.db)
     const res = await req(app, "GET", "/api/telegram/status/999", { token: svc.key })
     expect(res.status).toBe(200)
     expect(res.body).toEqual({ linked: false })
@@ -139,7 +173,6 @@ describeEachDb("telegram links", (ctx) => {
   test("each service call for a linked chat updates last_active", async () => {
     let clock = new Date("2026-01-01T00:00:00Z")
     const { app } = makeApp(ctx.db, { now: () => clock })
-    const svc = await seedServiceKey(ctx.db)
     const alice = await seedUser(ctx.db)
     await link(app, alice.key)
     const lastActive = async () =>
@@ -155,7 +188,6 @@ describeEachDb("telegram links", (ctx) => {
 
   test("unlink sets is_active=false; the chat then reads as not linked", async () => {
     const { app } = makeApp(ctx.db)
-    const svc = await seedServiceKey(ctx.db)
     const alice = await seedUser(ctx.db)
     await link(app, alice.key)
     const res = await req(app, "DELETE", `/api/telegram/link/${CHAT}`, { token: svc.key })
@@ -192,7 +224,6 @@ describeEachDb("telegram links", (ctx) => {
 
   test("profile lists the linked user's profiles; 404 not_linked for an unlinked chat", async () => {
     const { app } = makeApp(ctx.db)
-    const svc = await seedServiceKey(ctx.db)
     const alice = await seedUser(ctx.db)
     await seedProfiles(ctx.db, alice.user.id, [
       { name: "Me", birthday: "1990-01-02" },
@@ -213,7 +244,6 @@ describeEachDb("telegram links", (ctx) => {
 
   test("profile of a linked user without profiles is an empty list", async () => {
     const { app } = makeApp(ctx.db)
-    const svc = await seedServiceKey(ctx.db)
     const alice = await seedUser(ctx.db)
     await link(app, alice.key)
     const res = await req(app, "GET", `/api/telegram/profile/${CHAT}`, { token: svc.key })
@@ -246,7 +276,6 @@ describeEachDb("telegram links", (ctx) => {
 
   test("Telegram's extreme chat ids round-trip exactly", async () => {
     const { app } = makeApp(ctx.db)
-    const svc = await seedServiceKey(ctx.db)
     const alice = await seedUser(ctx.db)
     for (const id of [-1001234567890, -4000000000000, 1099511627775]) {
       const res = await link(app, alice.key, id)

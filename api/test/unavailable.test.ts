@@ -14,6 +14,7 @@ test("an unreachable database gives 503 on health and on data endpoints, never 5
     const status = await req(app, "GET", "/api/telegram/status/1", { token: SERVICE_KEY })
     expect(status.status).toBe(503)
     const link = await req(app, "POST", "/api/telegram/link", {
+      token: SERVICE_KEY,
       body: { telegram_chat_id: 1, api_key: SERVICE_KEY },
     })
     expect(link.status).toBe(503)

@@ -88,7 +88,31 @@ export const telegramLinks = pgTable(
       .references(() => users.id, { onDelete: "cascade" }),
     linkedAt: timestamp("linked_at", { withTimezone: true }).notNull().defaultNow(),
     lastActive: timestamp("last_active", { withTimezone: true }),
+    /** The user wants this link (false after /unlink or DELETE). */
     isActive: boolean("is_active").notNull().default(true),
+    /**
+     * When Telegram said the bot cannot reach this chat (blocked by the user, removed from the
+     * group); null while it can. Kept apart from is_active: unblocking restores the link as it was.
+     */
+    blockedAt: timestamp("blocked_at", { withTimezone: true }),
   },
   (t) => [index("idx_telegram_links_user_id").on(t.userId)],
+)
+
+// One-time deep-link tokens (t.me/<bot>?start=<token>): only the SHA-256 of the token is kept.
+// A token is spent by setting used_at, in the same statement that checks it is still unspent.
+export const telegramLinkTokens = pgTable(
+  "telegram_link_tokens",
+  {
+    tokenHash: varchar("token_hash", { length: 64 }).primaryKey(),
+    userId: varchar("user_id", { length: 36 })
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    createdAt: createdAt(),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+    usedAt: timestamp("used_at", { withTimezone: true }),
+    /** The chat the token linked, once used. */
+    telegramChatId: bigint("telegram_chat_id", { mode: "number" }),
+  },
+  (t) => [index("idx_telegram_link_tokens_user_id").on(t.userId)],
 )

@@ -21,33 +21,63 @@ test("journal timestamps strictly increase and every entry has its SQL and rollb
   }
 })
 
-const tables = async (db: Awaited<ReturnType<typeof createDb>>["db"]) => {
-  const result = await db.execute<{ table_name: string }>(
-    sql`select table_name from information_schema.tables where table_schema = 'public' order by 1`,
-  )
+type Handle = Awaited<ReturnType<typeof createDb>>["db"]
+
+const rowsOf = <T>(result: unknown): T[] =>
   // postgres.js returns the rows; PGlite wraps them in { rows }.
-  const rows = Array.isArray(result) ? result : (result as { rows: { table_name: string }[] }).rows
-  return rows.map((r) => r.table_name)
+  Array.isArray(result) ? (result as T[]) : (result as { rows: T[] }).rows
+
+/** Every table, column (with type and nullability) and index of the public schema, sorted. */
+const schemaOf = async (db: Handle) => {
+  const columns = rowsOf<{ item: string }>(
+    await db.execute(sql`select table_name || '.' || column_name || ' ' || data_type || ' '
+      || is_nullable as item from information_schema.columns where table_schema = 'public'`),
+  )
+  const indexes = rowsOf<{ item: string }>(
+    await db.execute(sql`select 'index ' || indexname as item from pg_indexes
+      where schemaname = 'public'`),
+  )
+  return [...columns, ...indexes].map((r) => r.item).sort()
 }
 
+const tablesOf = (schema: string[]) => [
+  ...new Set(schema.filter((i) => !i.startsWith("index ")).map((i) => i.split(".")[0])),
+]
+
 for (const driver of drivers()) {
-  test(`[${driver}] migrate is idempotent; up → down → up restores the schema`, async () => {
+  test(`[${driver}] migrate is idempotent; every migration goes down and up again to the same schema`, async () => {
     const database = await openTestDatabase(driver) // already migrated once
     try {
       const { db } = database
+      const migrations = readMigrations()
+      const tags = migrations.map((m) => m.tag)
       expect(await migrate(db)).toEqual([])
       expect(await appliedMigrations(db)).toEqual(journal.entries.map((e) => e.tag))
-      const full = await tables(db)
-      expect(full).toEqual(["api_keys", "oracle_profiles", "readings", "telegram_links", "users"])
+      const full = await schemaOf(db)
+      expect(tablesOf(full)).toEqual([
+        "api_keys",
+        "oracle_profiles",
+        "readings",
+        "telegram_link_tokens",
+        "telegram_links",
+        "users",
+      ])
 
-      expect(await rollback(db)).toBe("0001_telegram_links")
-      expect(await tables(db)).not.toContain("telegram_links")
-      expect(await rollback(db)).toBe("0000_core")
-      expect(await tables(db)).toEqual([])
+      // Down one at a time, remembering the schema at each level…
+      const below: string[][] = []
+      for (const tag of [...tags].reverse()) {
+        expect(await rollback(db)).toBe(tag)
+        below.unshift(await schemaOf(db))
+      }
+      expect(below[0]).toEqual([])
       expect(await rollback(db)).toBeNull()
 
-      expect(await migrate(db)).toEqual(["0000_core", "0001_telegram_links"])
-      expect(await tables(db)).toEqual(full)
+      // …then up one at a time: each level's schema is the one its rollback left.
+      for (let level = 1; level <= tags.length; level++) {
+        expect(await migrate(db, migrations.slice(0, level))).toEqual([tags[level - 1] as string])
+        expect(await schemaOf(db)).toEqual(level < tags.length ? (below[level] as string[]) : full)
+      }
+      expect(await appliedMigrations(db)).toEqual(tags)
     } finally {
       await database.close()
     }
@@ -75,14 +105,14 @@ if (process.env.TEST_DATABASE_URL) {
     try {
       const db = target.db
       // Start from an empty schema, then race two independent connection pools.
-      await rollback(db)
-      await rollback(db)
+      const tags = readMigrations().map((m) => m.tag)
+      for (const _ of tags) await rollback(db)
       const a = await createDb({ url: target.url as string, max: 1 })
       const b = await createDb({ url: target.url as string, max: 1 })
       try {
         const results = await Promise.all([migrate(a.db), migrate(b.db)])
-        expect(results.flat().sort()).toEqual(["0000_core", "0001_telegram_links"])
-        expect(await appliedMigrations(db)).toEqual(["0000_core", "0001_telegram_links"])
+        expect(results.flat().sort()).toEqual([...tags].sort())
+        expect(await appliedMigrations(db)).toEqual(tags)
       } finally {
         await a.close()
         await b.close()

@@ -26,6 +26,7 @@ const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 
 // Shapes of every secret this product handles, wherever they hide in a string.
 const PATTERNS: [RegExp, string][] = [
   [/nps_[A-Za-z0-9_-]{4,}/g, "nps_[REDACTED]"],
+  [/npslink_[A-Za-z0-9_-]{4,}/g, "npslink_[REDACTED]"],
   [/(?<![0-9])\d{5,}:[A-Za-z0-9_-]{30,}/g, "[REDACTED_BOT_TOKEN]"],
   [/eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g, "[REDACTED_JWT]"],
 ]

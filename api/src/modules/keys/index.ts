@@ -11,11 +11,11 @@ export const keyRoutes = (deps: Deps) =>
     .use(authPlugin(deps))
     .post(
       "",
-      async ({ body, principal }) => {
+      ({ body, principal }) => {
         // The service scope reads any chat's data: only admins may mint it.
         if (body.scopes?.includes("telegram:service") && principal.role !== "admin")
           throw forbidden("Only admins may create keys with the 'telegram:service' scope")
-        const key = await createKey(
+        return createKey(
           deps.db,
           {
             userId: principal.userId,
@@ -25,9 +25,6 @@ export const keyRoutes = (deps: Deps) =>
           },
           deps.now(),
         )
-        // The user's next step is linking: point them at the bot (the key never goes in a URL).
-        const bot = deps.config.botUsername
-        return bot ? { ...key, telegram_deep_link: `https://t.me/${bot}?start=link` } : key
       },
       {
         auth: "jwt",

@@ -17,9 +17,6 @@ export const CreatedKey = t.Object({
   key: t.String({ description: "The raw key: shown only in this response" }),
   prefix: t.String(),
   scopes: t.Array(t.String()),
-  telegram_deep_link: t.Optional(
-    t.String({ description: "Opens the NPS bot in Telegram (when TELEGRAM_BOT_USERNAME is set)" }),
-  ),
 })
 
 export const KeySummary = t.Object({

@@ -1,39 +1,49 @@
 import { Elysia, t } from "elysia"
-import { authenticate, authPlugin } from "../../auth"
+import { authPlugin } from "../../auth"
 import type { Deps, Limits } from "../../context"
 import { tooManyRequests } from "../../errors"
 import { ChatIdParams, errorResponses } from "../../model"
-import { clientAddress, createRateLimiter } from "../../rate-limit"
+import { createRateLimiter } from "../../rate-limit"
 import { Profile } from "../oracle/model"
 import {
+  ChatBlockedRequest,
+  ChatMigrationRequest,
+  ChatState,
+  LinkTokenRedeemRequest,
+  LinkTokenResponse,
   TelegramLinkRequest,
   TelegramLinkResponse,
+  TelegramLinkSummary,
   TelegramUserStatus,
   UnlinkResponse,
 } from "./model"
-import { chatProfiles, chatStatus, linkChat, unlinkChat } from "./service"
+import {
+  chatProfiles,
+  chatStatus,
+  createLinkToken,
+  linkChat,
+  listLinks,
+  migrateChat,
+  redeemLinkToken,
+  setChatBlocked,
+  unlinkChat,
+} from "./service"
+
+const SERVICE_ONLY =
+  "Needs an API key with the `telegram:service` scope (the bot's key); other credentials get 403."
 
 export const telegramRoutes = (deps: Deps, limits: Limits) => {
-  const clock = () => deps.now().getTime()
-  const perAddress = createRateLimiter(limits.link, clock)
-  const perChat = createRateLimiter(limits.linkPerChat, clock)
+  // Guesses of API keys through the bot: each chat gets a small budget. Only callers that passed
+  // authentication reach it, so nobody can spend another chat's budget with junk requests.
+  const perChat = createRateLimiter(limits.linkPerChat, () => deps.now().getTime())
 
   return new Elysia({ prefix: "/telegram", tags: ["telegram"] })
     .use(authPlugin(deps))
     .post(
       "/link",
-      async ({ body, headers, request, server }) => {
-        // Brute-force guard. The bot links for every user from one address, so callers holding
-        // the service key are limited per chat only.
-        const caller = headers.authorization
-          ? await authenticate(deps, headers.authorization)
-          : null
-        const checks = caller?.scopes.includes("telegram:service")
-          ? []
-          : [perAddress.hit(clientAddress(request, server))]
-        checks.push(perChat.hit(String(body.telegram_chat_id)))
-        for (const verdict of checks)
-          if (!verdict.ok) throw tooManyRequests(verdict.retryAfterSeconds)
+      ({ body }) => {
+        const verdict = perChat.hit(String(body.telegram_chat_id))
+        if (!verdict.ok) throw tooManyRequests(verdict.retryAfterSeconds)
         return linkChat(
           deps.db,
           {
@@ -45,20 +55,75 @@ export const telegramRoutes = (deps: Deps, limits: Limits) => {
         )
       },
       {
+        auth: "telegram:service",
         body: TelegramLinkRequest,
         response: { 200: TelegramLinkResponse, ...errorResponses },
         detail: {
           summary: "Link a Telegram chat to the account owning the API key in the body",
-          description:
-            "No Authorization needed: the key in the body is the credential. Upserts by chat id.",
+          description: `${SERVICE_ONLY} Only Telegram, through the bot, proves whose chat an id is. Upserts by chat id; 401 \`invalid_api_key\` for a bad key in the body, 404 \`user_inactive\`, 429 after 10 attempts a minute for one chat.`,
         },
       },
     )
+    .post(
+      "/link-tokens",
+      async ({ principal, set }) => {
+        const token = await createLinkToken(
+          deps.db,
+          { userId: principal.userId, botUsername: deps.config.botUsername },
+          deps.now(),
+        )
+        set.status = 201
+        return token
+      },
+      {
+        auth: "any",
+        response: { 201: LinkTokenResponse, ...errorResponses },
+        detail: {
+          summary: "A one-time deep link that links the caller's Telegram chat in one tap",
+          description:
+            "Needs the user's JWT or API key (any scope). Redirect the user to `url`: Telegram opens the bot, which links the chat. The token works once, for 10 minutes; only its hash is stored.",
+        },
+      },
+    )
+    .post(
+      "/link-tokens/redeem",
+      ({ body }) =>
+        redeemLinkToken(
+          deps.db,
+          {
+            token: body.token,
+            chatId: body.telegram_chat_id,
+            telegramUsername: body.telegram_username,
+          },
+          deps.now(),
+        ),
+      {
+        auth: "telegram:service",
+        body: LinkTokenRedeemRequest,
+        response: { 200: TelegramLinkResponse, ...errorResponses },
+        detail: {
+          summary: "Link a chat with a deep-link token (the bot's /start <token>)",
+          description: `${SERVICE_ONLY} 404 \`invalid_token\` when the token is unknown, expired or already used; 404 \`user_inactive\`. A token links exactly one chat, once, even when redeemed concurrently.`,
+        },
+      },
+    )
+    .get("/links", ({ principal }) => listLinks(deps.db, principal.userId), {
+      auth: "any",
+      response: { 200: t.Array(TelegramLinkSummary), ...errorResponses },
+      detail: {
+        summary: "The caller's own linked chats",
+        description:
+          "Needs the user's JWT or API key (any scope). Unlinked chats are listed with `is_active: false`; `blocked` means the user blocked the bot there.",
+      },
+    })
     .get("/status/:chat_id", ({ params }) => chatStatus(deps.db, params.chat_id, deps.now()), {
       auth: "telegram:service",
       params: ChatIdParams,
       response: { 200: TelegramUserStatus, ...errorResponses },
-      detail: { summary: "Link status of a chat, with the user's profile and reading counts" },
+      detail: {
+        summary: "Link status of a chat, with the user's profile and reading counts",
+        description: `${SERVICE_ONLY} Answers for a blocked chat too: the user wrote to the bot, so it is unblocked.`,
+      },
     })
     .delete(
       "/link/:chat_id",
@@ -76,6 +141,37 @@ export const telegramRoutes = (deps: Deps, limits: Limits) => {
       auth: "telegram:service",
       params: ChatIdParams,
       response: { 200: t.Array(Profile), ...errorResponses },
-      detail: { summary: "Oracle profiles of the user a chat is linked to" },
+      detail: {
+        summary: "Oracle profiles of the user a chat is linked to",
+        description: SERVICE_ONLY,
+      },
     })
+    .put(
+      "/chats/:chat_id/blocked",
+      ({ params, body }) => setChatBlocked(deps.db, params.chat_id, body.blocked, deps.now()),
+      {
+        auth: "telegram:service",
+        params: ChatIdParams,
+        body: ChatBlockedRequest,
+        response: { 200: ChatState, ...errorResponses },
+        detail: {
+          summary: "Record that the bot can no longer (or again) reach a chat",
+          description: `${SERVICE_ONLY} The bot reports \`my_chat_member\` updates (the user blocked or unblocked it, or it was removed from a group) and 403 answers from Telegram. Blocked chats keep their link but receive no notifications. 404 \`not_linked\` when the chat has never been linked.`,
+        },
+      },
+    )
+    .post(
+      "/chats/:chat_id/migration",
+      ({ params, body }) => migrateChat(deps.db, params.chat_id, body.to_chat_id),
+      {
+        auth: "telegram:service",
+        params: ChatIdParams,
+        body: ChatMigrationRequest,
+        response: { 200: ChatState, ...errorResponses },
+        detail: {
+          summary: "A group became a supergroup: its link moves to the new chat id",
+          description: `${SERVICE_ONLY} Idempotent; answers the link under \`to_chat_id\`. 404 \`not_linked\` when neither chat id is linked.`,
+        },
+      },
+    )
 }

@@ -1,6 +1,14 @@
-import { type Db, oracleProfiles, readings, telegramLinks, users } from "@nps/db"
-import { and, asc, eq, sql } from "drizzle-orm"
+import {
+  type Db,
+  oracleProfiles,
+  readings,
+  telegramLinks,
+  telegramLinkTokens,
+  users,
+} from "@nps/db"
+import { and, asc, eq, gt, isNull, lte, sql } from "drizzle-orm"
 import type { Principal } from "../../auth"
+import { generateLinkToken, hashLinkToken } from "../../credentials"
 import { ApiError, forbidden, notFound } from "../../errors"
 import { preparedPerDb } from "../../prepared"
 import { findActiveKey, markKeyUsed } from "../keys/service"
@@ -13,22 +21,33 @@ export interface LinkInput {
   apiKey: string
 }
 
-/** Validates the raw key and links the chat to its owner in one atomic upsert. */
-export async function linkChat(db: Db, input: LinkInput, now: Date) {
-  const owner = await findActiveKey(db, input.apiKey, now)
-  if (!owner) throw new ApiError(401, "invalid_api_key", "Invalid API key")
-  if (!owner.userActive) throw notFound("user_inactive", "User not found or inactive")
+interface LinkOwner {
+  userId: string
+  username: string
+  role: string
+}
 
-  // Relinking a chat to another account is allowed (seed scenario 5): the chat id decides.
+/**
+ * Links the chat to the user in one atomic upsert by chat id. Relinking a chat to another account
+ * is allowed (seed scenario 5): whoever links from the chat decides. The user is writing to the
+ * bot from this chat right now, so it is not blocked.
+ */
+async function upsertLink(
+  db: Db,
+  { chatId, telegramUsername }: { chatId: number; telegramUsername: string | null | undefined },
+  owner: LinkOwner,
+  now: Date,
+) {
   const [link] = await db
     .insert(telegramLinks)
     .values({
-      telegramChatId: input.chatId,
-      telegramUsername: input.telegramUsername ?? null,
+      telegramChatId: chatId,
+      telegramUsername: telegramUsername ?? null,
       userId: owner.userId,
       linkedAt: now,
       lastActive: now,
       isActive: true,
+      blockedAt: null,
     })
     .onConflictDoUpdate({
       target: telegramLinks.telegramChatId,
@@ -38,11 +57,11 @@ export async function linkChat(db: Db, input: LinkInput, now: Date) {
         linkedAt: sql`excluded.linked_at`,
         lastActive: sql`excluded.last_active`,
         isActive: true,
+        blockedAt: null,
       },
     })
     .returning()
   if (!link) throw new Error("upsert returned no row")
-  await markKeyUsed(db, owner, now)
   return {
     telegram_chat_id: link.telegramChatId,
     telegram_username: link.telegramUsername,
@@ -54,6 +73,153 @@ export async function linkChat(db: Db, input: LinkInput, now: Date) {
   }
 }
 
+const userInactive = () => notFound("user_inactive", "User not found or inactive")
+
+/** Validates the raw key and links the chat to its owner. */
+export async function linkChat(db: Db, input: LinkInput, now: Date) {
+  const owner = await findActiveKey(db, input.apiKey, now)
+  if (!owner) throw new ApiError(401, "invalid_api_key", "Invalid API key")
+  if (!owner.userActive) throw userInactive()
+  const link = await upsertLink(db, input, owner, now)
+  await markKeyUsed(db, owner, now)
+  return link
+}
+
+export const LINK_TOKEN_TTL_MS = 10 * 60_000
+
+/** A one-time deep-link token for the user; only its hash is stored. */
+export async function createLinkToken(
+  db: Db,
+  { userId, botUsername }: { userId: string; botUsername: string | undefined },
+  now: Date,
+) {
+  // Housekeeping: expired tokens are useless, so the table holds only the last 10 minutes' worth.
+  await db.delete(telegramLinkTokens).where(lte(telegramLinkTokens.expiresAt, now))
+  const token = generateLinkToken()
+  const expiresAt = new Date(now.getTime() + LINK_TOKEN_TTL_MS)
+  await db
+    .insert(telegramLinkTokens)
+    .values({ tokenHash: hashLinkToken(token), userId, createdAt: now, expiresAt })
+  return {
+    token,
+    url: botUsername ? `https://t.me/${botUsername}?start=${token}` : null,
+    expires_at: expiresAt.toISOString(),
+  }
+}
+
+export interface RedeemInput {
+  token: string
+  chatId: number
+  telegramUsername: string | null | undefined
+}
+
+/**
+ * Spends the token and links the chat to its user, in one transaction. The conditional UPDATE
+ * is what makes a token single-use: concurrent redeems queue on the row's lock, and every one
+ * after the first finds used_at set and matches nothing.
+ */
+export function redeemLinkToken(db: Db, input: RedeemInput, now: Date) {
+  return db.transaction(async (tx) => {
+    const [spent] = await tx
+      .update(telegramLinkTokens)
+      .set({ usedAt: now, telegramChatId: input.chatId })
+      .where(
+        and(
+          eq(telegramLinkTokens.tokenHash, hashLinkToken(input.token)),
+          isNull(telegramLinkTokens.usedAt),
+          gt(telegramLinkTokens.expiresAt, now),
+        ),
+      )
+      .returning({ userId: telegramLinkTokens.userId })
+    if (!spent)
+      throw notFound("invalid_token", "This link token is unknown, expired or already used")
+    const [owner] = await tx
+      .select({ username: users.username, role: users.role, isActive: users.isActive })
+      .from(users)
+      .where(eq(users.id, spent.userId))
+    // Throwing rolls the transaction back: the token stays unspent.
+    if (!owner?.isActive) throw userInactive()
+    return upsertLink(tx as unknown as Db, input, { userId: spent.userId, ...owner }, now)
+  })
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null)
+
+/** The user's chats, oldest link first, unlinked ones included. */
+export async function listLinks(db: Db, userId: string) {
+  const rows = await db
+    .select()
+    .from(telegramLinks)
+    .where(eq(telegramLinks.userId, userId))
+    .orderBy(asc(telegramLinks.linkedAt), asc(telegramLinks.id))
+  return rows.map((l) => ({
+    telegram_chat_id: l.telegramChatId,
+    telegram_username: l.telegramUsername,
+    linked_at: l.linkedAt.toISOString(),
+    last_active: iso(l.lastActive),
+    is_active: l.isActive,
+    blocked: l.blockedAt !== null,
+  }))
+}
+
+const chatState = {
+  chatId: telegramLinks.telegramChatId,
+  isActive: telegramLinks.isActive,
+  blockedAt: telegramLinks.blockedAt,
+}
+const toChatState = (row: { chatId: number; isActive: boolean; blockedAt: Date | null }) => ({
+  telegram_chat_id: row.chatId,
+  is_active: row.isActive,
+  blocked: row.blockedAt !== null,
+})
+
+/** Marks a chat blocked (keeping the first time it was seen so) or reachable again. */
+export async function setChatBlocked(db: Db, chatId: number, blocked: boolean, now: Date) {
+  const [row] = await db
+    .update(telegramLinks)
+    .set({
+      blockedAt: blocked
+        ? sql`coalesce(${telegramLinks.blockedAt}, ${now.toISOString()}::timestamptz)`
+        : null,
+    })
+    .where(eq(telegramLinks.telegramChatId, chatId))
+    .returning(chatState)
+  if (!row) throw notLinked()
+  return toChatState(row)
+}
+
+/**
+ * A group became a supergroup: its link moves to the new chat id. Idempotent (Telegram reports a
+ * migration in both chats, and a send may report it again). Should the new id already have a link
+ * of its own, made there after the move, that one stands and the old id's link is retired.
+ */
+export async function migrateChat(db: Db, fromChatId: number, toChatId: number) {
+  if (fromChatId !== toChatId) {
+    const [moved] = await db
+      .update(telegramLinks)
+      .set({ telegramChatId: toChatId, blockedAt: null })
+      .where(
+        and(
+          eq(telegramLinks.telegramChatId, fromChatId),
+          sql`not exists (select 1 from ${telegramLinks} where ${telegramLinks.telegramChatId} = ${toChatId})`,
+        ),
+      )
+      .returning(chatState)
+    if (moved) return toChatState(moved)
+  }
+  const [existing] = await db
+    .select(chatState)
+    .from(telegramLinks)
+    .where(eq(telegramLinks.telegramChatId, toChatId))
+  if (!existing) throw notLinked()
+  if (fromChatId !== toChatId)
+    await db
+      .update(telegramLinks)
+      .set({ isActive: false })
+      .where(eq(telegramLinks.telegramChatId, fromChatId))
+  return toChatState(existing)
+}
+
 /**
  * Marks the chat's active link as used and yields its user — one statement, so every bot call
  * for a linked chat costs a single round trip including the last_active write.
@@ -62,7 +228,8 @@ const touchLink = (db: Db) =>
   db.$with("touched").as(
     db
       .update(telegramLinks)
-      .set({ lastActive: sql`${sql.placeholder("now")}::timestamptz` })
+      // The user just wrote to the bot from this chat, so it is not blocked (whatever we missed).
+      .set({ lastActive: sql`${sql.placeholder("now")}::timestamptz`, blockedAt: null })
       .where(
         and(
           eq(telegramLinks.telegramChatId, sql.placeholder("chatId")),
