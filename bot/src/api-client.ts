@@ -29,6 +29,13 @@ export type LinkResult =
 export type StatusResult = { kind: "ok"; status: LinkedStatus } | { kind: "not_linked" } | Failure
 export type ProfilesResult = { kind: "ok"; profiles: Profile[] } | { kind: "not_linked" } | Failure
 export type UnlinkResult = { kind: "ok" } | { kind: "not_linked" } | Failure
+export type RedeemResult =
+  | { kind: "ok"; account: LinkedAccount }
+  | { kind: "invalid_token" }
+  | { kind: "inactive_user" }
+  | Failure
+/** The answer to a report about a chat (blocked, unblocked, migrated). */
+export type ChatReportResult = { kind: "ok" } | { kind: "not_linked" } | Failure
 
 export interface LinkInput {
   chatId: number
@@ -36,12 +43,24 @@ export interface LinkInput {
   apiKey: string
 }
 
+export interface RedeemInput {
+  chatId: number
+  telegramUsername: string | null
+  /** The deep link's one-time token (a secret until spent: never logged). */
+  token: string
+}
+
 /** What the command handlers need from the API. */
 export interface NpsApi {
   link(input: LinkInput): Promise<LinkResult>
+  redeem(input: RedeemInput): Promise<RedeemResult>
   status(chatId: number): Promise<StatusResult>
   profiles(chatId: number): Promise<ProfilesResult>
   unlink(chatId: number): Promise<UnlinkResult>
+  /** Telegram says the bot cannot reach the chat any more (true), or can again (false). */
+  setBlocked(chatId: number, blocked: boolean): Promise<ChatReportResult>
+  /** A group became a supergroup with a new chat id. */
+  migrate(fromChatId: number, toChatId: number): Promise<ChatReportResult>
 }
 
 export interface ApiClientOptions {
@@ -149,6 +168,21 @@ export function createApiClient(options: ApiClientOptions): NpsApi {
       return failure("link", raw)
     },
 
+    async redeem({ chatId, telegramUsername, token }) {
+      const raw = await call("redeem", chatId, () =>
+        client.api.telegram["link-tokens"].redeem.post({
+          token,
+          telegram_chat_id: chatId,
+          telegram_username: telegramUsername,
+        }),
+      )
+      if (raw && raw.error === null) return { kind: "ok", account: raw.data }
+      const code = raw?.error ? errorCode(raw.error.value) : undefined
+      if (raw?.status === 404 && code === "invalid_token") return { kind: "invalid_token" }
+      if (raw?.status === 404 && code === "user_inactive") return { kind: "inactive_user" }
+      return failure("redeem", raw)
+    },
+
     async status(chatId) {
       const raw = await call("status", chatId, () =>
         client.api.telegram.status({ chat_id: chatId }).get(),
@@ -175,6 +209,24 @@ export function createApiClient(options: ApiClientOptions): NpsApi {
       if (raw && raw.error === null) return { kind: "ok" }
       if (raw?.status === 404) return { kind: "not_linked" }
       return failure("unlink", raw)
+    },
+
+    async setBlocked(chatId, blocked) {
+      const raw = await call("blocked", chatId, () =>
+        client.api.telegram.chats({ chat_id: chatId }).blocked.put({ blocked }),
+      )
+      if (raw && raw.error === null) return { kind: "ok" }
+      if (raw?.status === 404) return { kind: "not_linked" }
+      return failure("blocked", raw)
+    },
+
+    async migrate(fromChatId, toChatId) {
+      const raw = await call("migration", fromChatId, () =>
+        client.api.telegram.chats({ chat_id: fromChatId }).migration.post({ to_chat_id: toChatId }),
+      )
+      if (raw && raw.error === null) return { kind: "ok" }
+      if (raw?.status === 404) return { kind: "not_linked" }
+      return failure("migration", raw)
     },
   }
 }

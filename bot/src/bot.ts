@@ -6,6 +6,7 @@ import type { TelegramUpdate, TelegramUser } from "@gramio/types"
 import { describeError, type Logger } from "@nps/log"
 import { Bot, type Context, TelegramError } from "gramio"
 import type { NpsApi } from "./api-client"
+import { chatIdOf, createChatFollower } from "./chat-state"
 import type { CommandDeps, CommandHandler, Outcome } from "./commands/context"
 import { fallbackHandler } from "./commands/fallback"
 import { helpCommand } from "./commands/help"
@@ -98,6 +99,7 @@ export function createBot(options: CreateBotOptions): NpsBot {
   const limiter = createRateLimiter({ limit: config.rateLimit, now })
   const outcomes = new WeakMap<object, Outcome>()
   const deps: CommandDeps = { api, logger }
+  const follower = createChatFollower({ api, logger })
   const lifecycle = new AbortController()
 
   // Flood limits on replies: wait and retry a few times when Telegram asks for a short pause;
@@ -123,6 +125,8 @@ export function createBot(options: CreateBotOptions): NpsBot {
       }
     }
   })
+  // Inside the flood retries: a 403 marks the chat blocked, a migration moves its link.
+  bot.onApiCall(follower.onApiCall(bot))
 
   // Error boundary and the one log line per update. Outermost, so it sees everything.
   bot.use(async (ctx, next) => {
@@ -130,7 +134,7 @@ export function createBot(options: CreateBotOptions): NpsBot {
     const message = messageOf(ctx)
     const fields = {
       update_id: ctx.updateId,
-      chat_id: message?.chatId,
+      chat_id: message?.chatId ?? chatIdOf(ctx.update),
       chat_type: message?.chatType,
       command: commandOf(message?.text, message?.entities),
     }
@@ -170,6 +174,13 @@ export function createBot(options: CreateBotOptions): NpsBot {
     }
   })
 
+  // Membership changes and migrations: bookkeeping only, no reply, never rate limited.
+  bot.use(async (ctx, next) => {
+    const outcome = await follower.handle(ctx.update)
+    if (outcome === undefined) return next()
+    outcomes.set(ctx, outcome)
+  })
+
   // Rate limit before any handler, keyed by chat: one group shares one budget.
   bot.use(async (ctx, next) => {
     const message = messageOf(ctx)
@@ -181,7 +192,7 @@ export function createBot(options: CreateBotOptions): NpsBot {
   })
 
   const handlers: Record<string, CommandHandler> = {
-    start: startCommand(),
+    start: startCommand(deps),
     link: linkCommand(deps),
     help: helpCommand(),
     status: statusCommand(deps),
@@ -214,7 +225,8 @@ export function createBot(options: CreateBotOptions): NpsBot {
     token: config.token,
     dispatcher,
     logger,
-    allowedUpdates: ["message"],
+    // my_chat_member: Telegram tells the bot when a user blocks or unblocks it.
+    allowedUpdates: ["message", "my_chat_member"],
     sleep,
     ...options.polling,
     onPoll: heartbeat

@@ -1,10 +1,14 @@
 // A small Telegram Bot API server (Bun.serve on 127.0.0.1) that speaks Telegram's HTTP protocol
 // well enough to run the real bot against it: getMe, getUpdates with offsets and long polling,
 // sendMessage, deleteMessage, setMyCommands. It records every call, lets a test program failures
-// (400, 409, 429 with retry_after, 5xx), and lets a program queue a user's message and await the
-// bot's replies — tests use it, and so can an offline "chat with the bot in a terminal" mode.
+// (400, 403, 409, 429 with retry_after, 5xx), and lets a program queue a user's message and await
+// the bot's replies — tests use it, and so can an offline "chat with the bot in a terminal" mode.
+// Chats behave as in Telegram when the user blocks the bot (a my_chat_member update, then 403 on
+// every send until unblocked) and when a group becomes a supergroup (service messages in both
+// chats, then 400 with migrate_to_chat_id for sends to the old id).
 import type {
   TelegramChat,
+  TelegramChatMember,
   TelegramMessage,
   TelegramMessageEntity,
   TelegramUpdate,
@@ -23,9 +27,18 @@ export interface RecordedCall {
   response: unknown
 }
 
-/** A programmed answer: an error status (with optional retry_after), a raw body, or silence. */
+/**
+ * A programmed answer: an error status (with optional retry_after or other `parameters`, such as
+ * migrate_to_chat_id), a raw body, or silence.
+ */
 export type Failure =
-  | { status: number; description?: string; retryAfter?: number; body?: string }
+  | {
+      status: number
+      description?: string
+      retryAfter?: number
+      parameters?: Record<string, unknown>
+      body?: string
+    }
   | { hang: true }
 
 export interface ChatOptions {
@@ -41,6 +54,9 @@ export interface StandInOptions {
   /** Upper bound on a long poll's wait, in ms (default: whatever timeout the client asks for). */
   maxPollMs?: number
 }
+
+/** The bot's status in a chat, as a my_chat_member update reports it. */
+export type MemberStatus = TelegramChatMember["status"]
 
 export interface MessageOptions {
   from?: Partial<TelegramUser>
@@ -60,6 +76,18 @@ export interface BotApiStandIn {
   chat(id: number, options: ChatOptions): void
   /** Queues a text message from a user, with a bot_command entity when it starts with "/". */
   message(chatId: number, text: string, options?: MessageOptions): TelegramUpdate
+  /**
+   * Queues a my_chat_member update: the bot's status in the chat changed from what it was to
+   * `status`. In a private chat "kicked" is the user blocking the bot and "member" unblocking it;
+   * in a group "kicked"/"left" remove it. While removed, calls to the chat answer 403.
+   */
+  chatMember(chatId: number, status: MemberStatus, options?: MessageOptions): TelegramUpdate
+  /**
+   * A group becomes a supergroup: queues the service messages Telegram posts in both chats
+   * (migrate_to_chat_id in the old, migrate_from_chat_id in the new); from then on, sends to the
+   * old id answer 400 with parameters.migrate_to_chat_id.
+   */
+  migrate(fromChatId: number, toChatId: number): [TelegramUpdate, TelegramUpdate]
   /** Queues any update (update_id assigned when missing). */
   enqueue(update: Omit<TelegramUpdate, "update_id"> & { update_id?: number }): TelegramUpdate
   /** Queues a message and resolves with the texts of the next `count` replies sent to that chat. */
@@ -121,16 +149,8 @@ const json = (body: unknown, status = 200) =>
 
 const ok = (result: unknown) => json({ ok: true, result })
 
-const apiError = (status: number, description: string, retryAfter?: number) =>
-  json(
-    {
-      ok: false,
-      error_code: status,
-      description,
-      ...(retryAfter !== undefined && { parameters: { retry_after: retryAfter } }),
-    },
-    status,
-  )
+const apiError = (status: number, description: string, parameters?: Record<string, unknown>) =>
+  json({ ok: false, error_code: status, description, ...(parameters && { parameters }) }, status)
 
 const DEFAULT_DESCRIPTIONS: Record<number, string> = {
   400: "Bad Request",
@@ -177,7 +197,15 @@ export async function startBotApiStandIn(options: StandInOptions = {}): Promise<
 
   const calls: RecordedCall[] = []
   const queue: TelegramUpdate[] = []
-  const chats = new Map<number, Required<Omit<ChatOptions, "title">> & { title?: string }>()
+  const chats = new Map<
+    number,
+    Required<Omit<ChatOptions, "title">> & {
+      title?: string
+      /** The bot's own status there (my_chat_member). */
+      status: MemberStatus
+      migratedTo?: number
+    }
+  >()
   // Messages the bot could be asked to delete: `${chat}:${id}` → deleted yet?
   const messages = new Map<string, { deleted: boolean; fromBot: boolean }>()
   const failures = new Map<string, { failure: Failure; times: number }[]>()
@@ -196,7 +224,11 @@ export async function startBotApiStandIn(options: StandInOptions = {}): Promise<
   const chatOf = (id: number, type?: ChatType) => {
     let chat = chats.get(id)
     if (!chat) {
-      chat = { type: type ?? (id > 0 ? "private" : "supergroup"), botIsAdmin: false }
+      chat = {
+        type: type ?? (id > 0 ? "private" : "supergroup"),
+        botIsAdmin: false,
+        status: "member",
+      }
       chats.set(id, chat)
     }
     const telegramChat: TelegramChat =
@@ -307,6 +339,28 @@ export async function startBotApiStandIn(options: StandInOptions = {}): Promise<
     })
   }
 
+  /** What Telegram answers for a call to a chat the bot cannot write to, if it cannot. */
+  const refusal = (chatId: number): Response | undefined => {
+    const chat = chats.get(chatId)
+    if (chat?.migratedTo !== undefined)
+      return apiError(400, "Bad Request: group chat was upgraded to a supergroup chat", {
+        migrate_to_chat_id: chat.migratedTo,
+      })
+    if (chat?.status === "kicked" || chat?.status === "left")
+      return apiError(
+        403,
+        chat.type === "private"
+          ? "Forbidden: bot was blocked by the user"
+          : "Forbidden: bot was kicked from the group chat",
+      )
+    return undefined
+  }
+
+  const sender = (chatId: number, type: ChatType, from?: Partial<TelegramUser>) => {
+    const id = from?.id ?? (type === "private" ? chatId : 4242)
+    return { id, is_bot: false, first_name: "Test", username: `user${id}`, ...from }
+  }
+
   const validEntities = (text: string, entities: unknown): boolean =>
     entities === undefined ||
     (Array.isArray(entities) &&
@@ -347,6 +401,8 @@ export async function startBotApiStandIn(options: StandInOptions = {}): Promise<
       const chatId = Number(params.chat_id)
       const text = params.text
       if (!Number.isFinite(chatId)) return apiError(400, "Bad Request: chat not found")
+      const refused = refusal(chatId)
+      if (refused) return refused
       if (typeof text !== "string" || text.trim() === "")
         return apiError(400, "Bad Request: message text is empty")
       if (text.length > 4096) return apiError(400, "Bad Request: message is too long")
@@ -371,6 +427,8 @@ export async function startBotApiStandIn(options: StandInOptions = {}): Promise<
     },
     deleteMessage: (params) => {
       const chatId = Number(params.chat_id)
+      const refused = refusal(chatId)
+      if (refused) return refused
       const entry = messages.get(`${chatId}:${Number(params.message_id)}`)
       if (!entry || entry.deleted) return apiError(400, "Bad Request: message to delete not found")
       const { chat } = chatOf(chatId)
@@ -420,7 +478,12 @@ export async function startBotApiStandIn(options: StandInOptions = {}): Promise<
           : apiError(
               failure.status,
               failure.description ?? DEFAULT_DESCRIPTIONS[failure.status] ?? "Error",
-              failure.retryAfter,
+              failure.retryAfter !== undefined || failure.parameters
+                ? {
+                    ...failure.parameters,
+                    ...(failure.retryAfter !== undefined && { retry_after: failure.retryAfter }),
+                  }
+                : undefined,
             )
       } else {
         const handler = handlers[method]
@@ -463,19 +526,50 @@ export async function startBotApiStandIn(options: StandInOptions = {}): Promise<
       return ordered
     },
 
+    chatMember(chatId, status, memberOptions = {}) {
+      const { chat, telegramChat } = chatOf(chatId, memberOptions.type)
+      const old = chat.status
+      chat.status = status
+      const member = (s: MemberStatus) =>
+        ({ status: s, user: botInfo, until_date: 0 }) as unknown as TelegramChatMember
+      return standIn.enqueue({
+        my_chat_member: {
+          chat: telegramChat,
+          from: sender(chatId, chat.type, memberOptions.from),
+          date: Math.floor(Date.now() / 1000),
+          old_chat_member: member(old),
+          new_chat_member: member(status),
+        },
+      })
+    },
+
+    migrate(fromChatId, toChatId) {
+      const { chat: old, telegramChat: oldChat } = chatOf(fromChatId, "group")
+      const { chat: next, telegramChat: newChat } = chatOf(toChatId, "supergroup")
+      next.botIsAdmin = old.botIsAdmin
+      old.migratedTo = toChatId
+      const service = (chat: TelegramChat, field: Partial<TelegramMessage>) =>
+        standIn.enqueue({
+          message: {
+            message_id: nextMessageId++,
+            from: sender(fromChatId, "group"),
+            chat,
+            date: Math.floor(Date.now() / 1000),
+            ...field,
+          },
+        })
+      return [
+        service(oldChat, { migrate_to_chat_id: toChatId }),
+        service(newChat, { migrate_from_chat_id: fromChatId }),
+      ]
+    },
+
     message(chatId, text, messageOptions = {}) {
       const { chat, telegramChat } = chatOf(chatId, messageOptions.type)
-      const fromId = messageOptions.from?.id ?? (chat.type === "private" ? chatId : 4242)
       const command = text.startsWith("/") ? (text.split(/\s/)[0] ?? "") : ""
       const message: TelegramMessage = {
         message_id: nextMessageId++,
-        from: {
-          id: fromId,
-          is_bot: false,
-          first_name: "Test",
-          username: `user${fromId}`,
-          ...messageOptions.from,
-        },
+        from: sender(chatId, chat.type, messageOptions.from),
         chat: telegramChat,
         date: Math.floor(Date.now() / 1000),
         text,

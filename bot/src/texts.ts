@@ -13,15 +13,21 @@ export interface CommandInfo {
 
 /** The command menu (setMyCommands) and /help, in the order users see them. */
 export const COMMANDS: readonly CommandInfo[] = [
-  { command: "start", description: "Welcome and how to link your account" },
-  { command: "link", description: "Link your NPS account: /link <api_key>" },
+  { command: "start", description: "Welcome, and how to link your account" },
+  { command: "link", description: "Link your NPS account with an API key: /link <api_key>" },
   { command: "help", description: "List all commands" },
   { command: "status", description: "Your linked account and counts" },
   { command: "profile", description: "Your Oracle profiles" },
   { command: "unlink", description: "Disconnect this chat from your NPS account" },
 ]
 
-const GET_A_KEY = "Create one in the NPS web app under Settings → API Keys."
+// Where links and keys come from, in this product's own terms: its API and its admin CLI.
+const GET_A_LINK =
+  'Get a one-tap link from NPS: an app\'s "Connect Telegram" button, or POST /api/telegram/link-tokens with your NPS login or API key. It works once, within 10 minutes.'
+const GET_A_KEY =
+  "Create a key with POST /api/auth/api-keys, or ask your NPS operator for one (admin CLI: create-key)."
+const REVOKE_A_KEY =
+  "revoke it (DELETE /api/auth/api-keys/<id>, or ask your NPS operator) and create a new one"
 
 // The API's own response types (via Eden), narrowed to what a reply shows.
 type StatusView = Pick<LinkedStatus, "username" | "role" | "oracle_profile_count" | "reading_count">
@@ -33,28 +39,38 @@ export const texts = {
 
 Link your NPS account to see your account and Oracle profiles right here in Telegram.
 
-${bold("Quick start")}
-1. In the NPS web app, open Settings → API Keys
-2. Create an API key
-3. Send ${code("/link YOUR_API_KEY")} in this private chat
+${bold("Link in one tap")}
+${GET_A_LINK} Opening it brings you here and links this chat.
+
+${bold("Or link with an API key")}
+1. ${GET_A_KEY}
+2. Send ${code("/link YOUR_API_KEY")} in this private chat (I delete the message at once)
 
 Use /help to see every command.`,
 
   help: (): Reply =>
-    format`${bold("Commands")}
+    format`${bold("Link this chat")}: open a one-tap link from NPS (POST /api/telegram/link-tokens), or send /link <api_key>.
+
+${bold("Commands")}
 ${join([...COMMANDS], (c) => format`/${c.command} — ${c.description}`, "\n")}`,
 
   linkUsage: (): Reply => format`Usage: ${code("/link <api_key>")}
 
-${GET_A_KEY} Send it only in this private chat.`,
+Easier, and no key to paste: ${GET_A_LINK}
+
+${GET_A_KEY} Send a key only in this private chat.`,
 
   linkInvalid: (): Reply => `Invalid API key. ${GET_A_KEY}`,
 
   linkInactive: (): Reply =>
-    "Invalid account: the user this API key belongs to is not active. Contact an NPS administrator.",
+    "Invalid account: this NPS user is not active. Contact an NPS administrator.",
 
   linkThrottled: (): Reply =>
     "Too many link attempts from this chat. Please wait a minute and try again.",
+
+  /** A deep link's token is unknown, used or older than 10 minutes. */
+  linkExpired: (): Reply =>
+    `This link has expired or was already used. ${GET_A_LINK} Or send /link <api_key>.`,
 
   linked: (username: string): Reply =>
     format`Account linked! Welcome, ${bold(username)}.
@@ -63,13 +79,17 @@ Use /help to see available commands.`,
   privateOnly: (): Reply =>
     "For your security, /link works only in a private chat with me. Open a private chat with me and send /link <api_key> there.",
 
+  /** /start <token> in a group: links are personal. */
+  startPrivateOnly: (): Reply =>
+    "For your security, link tokens work only in a private chat with me: open the link again, and it will bring you to one.",
+
   /** A key posted in a group reached every member's device before it was deleted. */
   keyExposedInGroup: (): Reply =>
-    "I removed your message, but others in this chat may have seen the key: revoke it in the NPS web app (Settings → API Keys) and create a new one.",
+    `I removed your message, but others in this chat may have seen the key: ${REVOKE_A_KEY}.`,
 
   /** Prefixed to the link outcome when the message with the key could not be deleted. */
   notDeleted: (): Reply =>
-    "⚠️ I could not delete your message, so your API key is still visible in this chat. Delete the message yourself and revoke the key in the NPS web app (Settings → API Keys), then create a new one.",
+    `⚠️ I could not delete your message, so your API key is still visible in this chat. Delete the message yourself and ${REVOKE_A_KEY}.`,
 
   status: (s: StatusView): Reply =>
     format`${bold("Your NPS account")}
@@ -79,16 +99,16 @@ Oracle profiles: ${String(s.oracle_profile_count)}
 Readings: ${String(s.reading_count)}`,
 
   notLinked: (): Reply =>
-    "Not linked. Use /link <api_key> in a private chat with me to connect your NPS account.",
+    "Not linked. Open a one-tap link from NPS (POST /api/telegram/link-tokens), or send /link <api_key> in a private chat with me.",
 
   profiles: (profiles: readonly ProfileView[]): Reply =>
     format`${bold("Your Oracle profiles")}
 ${join([...profiles], (p) => format`• ${bold(p.name)} — born ${p.birthday}`, "\n")}`,
 
-  noProfiles: (): Reply => "No Oracle profiles found. Create one in the NPS web app.",
+  noProfiles: (): Reply => "No Oracle profiles found. Create one with POST /api/oracle/profiles.",
 
   unlinked: (): Reply =>
-    "This chat is now unlinked from your NPS account. Use /link <api_key> to connect again.",
+    "This chat is now unlinked from your NPS account. To connect again, open a new one-tap link from NPS or send /link <api_key>.",
 
   slowDown: (limit: number): Reply =>
     `Slow down! You can send up to ${limit} messages a minute. I'll ignore further messages for a moment.`,

@@ -64,9 +64,18 @@ for (const driver of drivers()) {
           }
         return {
           link: record("link", inner.link),
+          redeem: record("redeem", inner.redeem),
           status: record("status", inner.status),
           profiles: record("profile", inner.profiles),
           unlink: record("unlink", inner.unlink),
+          setBlocked: (chatId: number, blocked: boolean) => {
+            events.push("api:blocked")
+            return inner.setBlocked(chatId, blocked)
+          },
+          migrate: (from: number, to: number) => {
+            events.push("api:migration")
+            return inner.migrate(from, to)
+          },
         }
       }
       h = await startHarness({ apiFactory: recording, ...options })

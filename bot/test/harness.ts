@@ -121,7 +121,15 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
 /** An NpsApi whose every call reports the API as unreachable. */
 export function unreachableApi(): NpsApi {
   const down = async () => ({ kind: "unavailable" }) as const
-  return { link: down, status: down, profiles: down, unlink: down }
+  return {
+    link: down,
+    redeem: down,
+    status: down,
+    profiles: down,
+    unlink: down,
+    setBlocked: down,
+    migrate: down,
+  }
 }
 
 /** A promise with its resolver, for holding a handler mid-flight. */

@@ -42,10 +42,10 @@ describe("polling", () => {
     expect(standIn.calls.some((c) => c.method === "deleteWebhook")).toBe(false)
   })
 
-  test("asks for messages only, with a long-poll timeout, and registers the command menu at start", async () => {
+  test("asks for messages and the bot's own membership changes, with a long-poll timeout, and registers the command menu at start", async () => {
     h = await startHarness()
     const poll = await h.standIn.waitForRequest("getUpdates")
-    expect(poll).toMatchObject({ allowed_updates: ["message"], timeout: 30 })
+    expect(poll).toMatchObject({ allowed_updates: ["message", "my_chat_member"], timeout: 30 })
     expect(h.standIn.calls.find((c) => c.method === "setMyCommands")?.status).toBe(200)
   })
 

@@ -3,6 +3,7 @@
 // care is tested too — errors are forced to carry the request URL, which contains the token.
 import { afterEach, describe, expect, test } from "bun:test"
 import type { Fields, Logger } from "@nps/log"
+import { req } from "../../api/test/helpers"
 import { createApiClient } from "../src/api-client"
 import { createBot, type NpsBot } from "../src/bot"
 import { startBotApiStandIn } from "../src/stand-in"
@@ -162,6 +163,48 @@ for (const mode of ["scrubbing logger (as main.ts)", "logger that scrubs nothing
         const sent = JSON.stringify(standIn.calls.map((c) => c.params))
         expect(sent).not.toContain(key)
         expect(sent).not.toContain(KEY)
+      },
+      DB_TIMEOUT,
+    )
+
+    test(
+      "/start <token> never logs the link token, whatever happens to it",
+      async () => {
+        const log = logger()
+        const realApi = await openRealApi()
+        cleanup.push(() => realApi.close())
+        const { key } = await seedUser(realApi.db, { username: "tapper" })
+        const token = async () =>
+          (await req(realApi.app, "POST", "/api/telegram/link-tokens", { token: key })).body
+            .token as string
+        const standIn = await startBotApiStandIn({ token: TOKEN })
+        cleanup.push(() => standIn.close())
+        const api = createApiClient({
+          baseUrl: "http://in-process/api",
+          app: realApi.app,
+          serviceKey: realApi.serviceKey,
+          logger: log,
+        })
+        const nps = botWith(log, standIn.url, { api })
+        await nps.start()
+        const used = await token()
+        await standIn.say(6, `/start ${used}`) // linked
+        await standIn.say(7, `/start ${used}`) // spent
+        const inGroup = await token()
+        await standIn.say(-100124, `/start ${inGroup}`) // refused in a group
+        const unreached = await token()
+        const down = createApiClient({
+          baseUrl: `${closedRoot()}/api`,
+          serviceKey: undefined,
+          logger: log,
+        })
+        const offline = botWith(log, standIn.url, { api: down, info: standIn.botInfo })
+        await offline.handle(standIn.message(8, `/start ${unreached}`)) // API unreachable
+        await nps.idle()
+        expect(log.lines.filter((l) => l.includes('"command":"start"'))).not.toHaveLength(0)
+        for (const line of log.lines)
+          for (const secret of [used, inGroup, unreached, "npslink_"])
+            expect(line).not.toContain(secret)
       },
       DB_TIMEOUT,
     )
