@@ -1,7 +1,7 @@
 // `bun run dev`: the whole product on one machine, offline, with no setup.
 //   1. embedded Postgres (PGlite in PGLITE_DIR, or DATABASE_URL when set), migrated, with a demo
-//      user, two Oracle profiles and a demo API key — seeded here, then closed again: PGlite
-//      allows one process, and the API is the one that keeps it;
+//      user, two Oracle profiles, a demo API key and a fresh one-tap link token — seeded here,
+//      then closed again: PGlite allows one process, and the API is the one that keeps it;
 //   2. the API: `bun --hot api/src/main.ts`;
 //   3. the bot: `bun --hot bot/src/main.ts` — against real Telegram when NPS_BOT_TOKEN is set,
 //      otherwise against a local Bot API stand-in, and this terminal becomes the chat.
@@ -108,6 +108,13 @@ async function main() {
   const jwtSecret = value("JWT_SECRET") ?? randomBytes(32).toString("hex")
   const chatMode = !token
   const bun = process.execPath
+  // The terminal chat's Telegram, started first so the API builds t.me links with its name.
+  if (chatMode) {
+    standIn = await startBotApiStandIn({
+      bot: { first_name: "NPS Oracle Bot (local)", username: "NpsOracleDevBot" },
+    })
+  }
+  const botUsername = standIn?.botInfo.username ?? value("TELEGRAM_BOT_USERNAME")?.replace(/^@/, "")
 
   const api = startChild({
     name: "api",
@@ -119,6 +126,7 @@ async function main() {
       PGLITE_DIR: pgliteDir,
       JWT_SECRET: jwtSecret,
       TELEGRAM_BOT_SERVICE_KEY: serviceKey,
+      ...(botUsername && { TELEGRAM_BOT_USERNAME: botUsername }),
     },
     logFile: join(devDir, "api.log"),
     onLine: logPrinter("api", chatMode),
@@ -128,11 +136,6 @@ async function main() {
   const listening = await api.waitFor((r) => r.msg === "api listening", READY_TIMEOUT_MS)
   const apiUrl = String(listening.url).replace("//0.0.0.0:", "//127.0.0.1:")
 
-  if (chatMode) {
-    standIn = await startBotApiStandIn({
-      bot: { first_name: "NPS Oracle Bot (local)", username: "NpsOracleDevBot" },
-    })
-  }
   const finished = new Map<number, () => void>()
   const bot = startChild({
     name: "bot",
@@ -160,12 +163,21 @@ async function main() {
   print(`demo     user ${bold(demo.username)}, password "${demo.password}"`)
   print(`         profiles: ${demo.profiles.map((p) => `${p.name} (${p.birthday})`).join(", ")}`)
   print(`demo key ${bold(demo.key)}${demo.keyReused ? dim("  (kept from the last run)") : ""}`)
+  const startLink = botUsername
+    ? `https://t.me/${botUsername}?start=${demo.linkToken}`
+    : `/start ${demo.linkToken}`
+  print(`link     ${bold(startLink)}  ${dim("(one tap, once, for 10 minutes)")}`)
+  print(
+    dim(
+      `         a new one: curl -s -X POST ${apiUrl}/telegram/link-tokens -H "Authorization: Bearer ${demo.key}"`,
+    ),
+  )
   print(dim(`logs     ${show(join(devDir, "api.log"))}, ${show(join(devDir, "bot.log"))}`))
 
   if (!standIn) {
     print("")
     print("The bot is polling real Telegram (NPS_BOT_TOKEN is set). In Telegram, send it")
-    print(`/start, then /link ${demo.key}`)
+    print(`/start ${demo.linkToken}  (or /link ${demo.key})`)
     print(dim("Both services reload when you edit their code. Ctrl-C stops everything."))
     await new Promise(() => {}) // until a signal or a child's exit
     return
@@ -179,7 +191,8 @@ async function main() {
   ])
   print("")
   print(bold("You are chatting with the bot (a local stand-in for Telegram; no account needed)."))
-  print(`Try /start, /link ${demo.key}, /status, /profile, /help, /unlink`)
+  print(`Try /start, the link above (paste it: the chat follows it as Telegram would), /status,`)
+  print(`/profile, /help, /unlink, /link ${demo.key}`)
   print(dim("Both services reload when you edit their code. Ctrl-C or Ctrl-D stops everything."))
   print("")
   await runChat({

@@ -1,7 +1,7 @@
 // `bun run dev` as a newcomer meets it: no configuration, input piped into the terminal chat.
 // The launcher must seed the demo data, start the API and the bot against the local Bot API
-// stand-in, answer /start, /link <demo key> and /status, stop cleanly at the end of input, and
-// reuse everything on a second run.
+// stand-in, answer /start, follow the printed one-tap t.me link, answer /status, /unlink and
+// /link <demo key>, stop cleanly at the end of input, and reuse everything on a second run.
 import { afterAll, expect, test } from "bun:test"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -105,34 +105,44 @@ function startDev(): DevRun {
 /** The chat part of the output: from the first `you ›` on. */
 const transcriptOf = (out: string) => out.slice(out.indexOf("you › "))
 
-test("with no configuration: demo data, /start, /link <demo key> and /status in the terminal chat; a second run reuses it all", async () => {
+test("with no configuration: demo data, /start, the printed t.me link, /status, /unlink and /link <demo key> in the terminal chat; a second run reuses it all", async () => {
   const dev = startDev()
   const [, key] = await dev.waitFor(/demo key +(nps_[A-Za-z0-9_-]{43})/)
+  const [, url, token] = await dev.waitFor(
+    /link +(https:\/\/t\.me\/NpsOracleDevBot\?start=([A-Za-z0-9_-]{1,64}))\s/,
+  )
   await dev.waitFor(/You are chatting with the bot/)
   expect(dev.stdout()).toContain("Demo (1990-01-02), Ada Lovelace (1815-12-10)")
-  dev.type(["/start", `/link ${key}`, "/status"])
+  dev.type(["/start", url as string, "/status", "/unlink", `/link ${key}`])
   expect(await dev.exited).toBe(0)
 
   const out = dev.stdout()
   const chat = transcriptOf(out)
   const turns = chat.split(/\n(?=you › )/)
-  expect(turns).toHaveLength(3)
-  const [start = "", link = "", status = ""] = turns
+  expect(turns).toHaveLength(5)
+  const [start = "", tap = "", status = "", unlink = "", link = ""] = turns
   expect(start).toStartWith("you › /start\nbot › ")
   expect(start).toContain("NPS Oracle Bot")
   expect(start).toContain("/link")
-  expect(link).toContain("(the bot deleted your message)")
-  expect(link).toContain("Account linked")
-  expect(link).toContain("Welcome, demo")
+  expect(tap).toContain(`(you opened the link: Telegram sends /start ${token})`)
+  expect(tap).toContain("Account linked")
+  expect(tap).toContain("Welcome, demo")
   expect(status).toContain("demo")
   expect(status).toContain("user") // the role
   expect(status).toMatch(/profiles\D*2\b/i) // two Oracle profiles
+  expect(unlink).toContain("unlinked")
+  expect(link).toContain("(the bot deleted your message)")
+  expect(link).toContain("Account linked")
+  expect(link).toContain("Welcome, demo")
   expect(out).toContain("stopped (api exit 0, bot exit 0)")
 
-  // A second run reuses the data: the same demo key, and the chat is still linked.
+  // A second run reuses the data: the same demo key, and the chat is still linked; the link
+  // token is a fresh one (the last was spent).
   const again = startDev()
   const [, sameKey] = await again.waitFor(/demo key +(nps_[A-Za-z0-9_-]{43})/)
   expect(sameKey).toBe(key as string)
+  const [, freshToken] = await again.waitFor(/link +https:\/\/t\.me\/\w+\?start=([\w-]+)/)
+  expect(freshToken).not.toBe(token as string)
   expect(again.stdout()).toContain("kept from the last run")
   await again.waitFor(/You are chatting with the bot/)
   again.type(["/status"])

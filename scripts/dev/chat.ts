@@ -42,6 +42,16 @@ export function formatTurn(who: "you" | "bot", text: string) {
   return [`${who} › ${first}`, ...rest.map((line) => (line ? `      ${line}` : ""))].join("\n")
 }
 
+/**
+ * The `/start <token>` Telegram sends when a user opens t.me/<this bot>?start=<token>, or
+ * undefined when `text` is not such a link.
+ */
+export function followLink(text: string, botUsername: string | undefined): string | undefined {
+  const match = /^(?:https?:\/\/)?(?:t|telegram)\.me\/(\w+)\?start=([\w-]{1,64})$/i.exec(text)
+  if (!match || !botUsername || match[1]?.toLowerCase() !== botUsername.toLowerCase()) return
+  return `/start ${match[2]}`
+}
+
 export interface ChatOptions {
   standIn: BotApiStandIn
   chatId: number
@@ -81,7 +91,10 @@ export async function runChat(options: ChatOptions): Promise<void> {
       if (text) {
         // Piped input is not echoed by a terminal: show it so the transcript reads as a chat.
         if (!interactive) print(formatTurn("you", text))
-        const update = standIn.message(chatId, text, {
+        // A pasted t.me link is followed as Telegram would: it opens this chat and sends /start.
+        const followed = followLink(text, standIn.botInfo.username)
+        if (followed) print(`      (you opened the link: Telegram sends ${followed})`)
+        const update = standIn.message(chatId, followed ?? text, {
           from: { first_name: "You", username: "you" },
         })
         if (!(await options.handled(update.update_id)))
