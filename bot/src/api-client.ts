@@ -161,9 +161,10 @@ export function createApiClient(options: ApiClientOptions): NpsApi {
         }),
       )
       if (raw && raw.error === null) return { kind: "ok", account: raw.data }
-      if (raw?.status === 401) return { kind: "invalid_key" }
-      if (raw?.status === 404 && raw.error && errorCode(raw.error.value) === "user_inactive")
-        return { kind: "inactive_user" }
+      // 401 `invalid_api_key` is the user's key; any other 401 is the bot's own (see failure).
+      const code = raw?.error ? errorCode(raw.error.value) : undefined
+      if (raw?.status === 401 && code === "invalid_api_key") return { kind: "invalid_key" }
+      if (raw?.status === 404 && code === "user_inactive") return { kind: "inactive_user" }
       if (raw?.status === 429) return { kind: "throttled" }
       return failure("link", raw)
     },

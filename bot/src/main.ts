@@ -32,9 +32,12 @@ const logger = createLogger({
   secrets: [config.token, config.serviceKey],
 })
 if (!config.serviceKey)
-  logger.warn("TELEGRAM_BOT_SERVICE_KEY not set: /status, /profile and /unlink cannot work", {
-    variable: "TELEGRAM_BOT_SERVICE_KEY",
-  })
+  logger.warn(
+    "TELEGRAM_BOT_SERVICE_KEY not set: linking, /status, /profile and /unlink cannot work",
+    {
+      variable: "TELEGRAM_BOT_SERVICE_KEY",
+    },
+  )
 
 // Imported only now, after DEBUG is gone (see above).
 const { createApiClient } = await import("./api-client")

@@ -157,12 +157,24 @@ for (const driver of drivers()) {
       expect(await api.profiles(chatId)).toEqual({ kind: "not_linked" })
     })
 
-    test("a wrong service key is an error an operator must fix, logged without the key", async () => {
+    test("a wrong or missing service key is an error an operator must fix, never the user's bad key", async () => {
       const wrongKey = `nps_${"w".repeat(43)}`
-      const { api, logs } = client({ serviceKey: wrongKey })
-      expect(await api.status(1)).toEqual({ kind: "error", status: 401, code: expect.any(String) })
-      expect(logs.find("unexpected api response")).toHaveLength(1)
-      expect(logs.text()).not.toContain(wrongKey)
+      const { key } = await seedUser(realApi.db, { username: "unserved" })
+      for (const serviceKey of [wrongKey, undefined]) {
+        const { api, logs } = client({ serviceKey })
+        const unauthorized = { kind: "error", status: 401, code: "unauthorized" } as const
+        expect(await api.status(1)).toEqual(unauthorized)
+        expect(await api.link({ chatId: 1, telegramUsername: null, apiKey: key })).toEqual(
+          unauthorized,
+        )
+        expect(await api.redeem({ chatId: 1, telegramUsername: null, token: "npslink_x" })).toEqual(
+          unauthorized,
+        )
+        expect(await api.setBlocked(1, true)).toEqual(unauthorized)
+        expect(logs.find("unexpected api response")).toHaveLength(4)
+        expect(logs.text()).not.toContain(wrongKey)
+        expect(logs.text()).not.toContain(key)
+      }
     })
 
     test("503 from the API (database down) is unavailable", async () => {
