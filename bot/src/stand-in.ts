@@ -144,6 +144,9 @@ interface Waiter {
 const CONFLICT =
   "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
 
+/** Update types Telegram sends only to bots that list them in allowed_updates. */
+const OPT_IN_UPDATES = new Set(["chat_member", "message_reaction", "message_reaction_count"])
+
 const json = (body: unknown, status = 200) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } })
 
@@ -264,6 +267,14 @@ export async function startBotApiStandIn(options: StandInOptions = {}): Promise<
     return head.failure
   }
 
+  // allowed_updates, as Telegram keeps it: the last list a getUpdates gave (none: its default,
+  // everything but the opt-in types). Updates of other types are never delivered.
+  let allowedUpdates: ReadonlySet<string> | undefined
+  const wanted = (update: TelegramUpdate) => {
+    const type = Object.keys(update).find((key) => key !== "update_id") ?? ""
+    return allowedUpdates ? allowedUpdates.has(type) : !OPT_IN_UPDATES.has(type)
+  }
+
   /** Confirms updates below `offset` and returns what a getUpdates with it would deliver now. */
   const available = (offset: number, limit: number): TelegramUpdate[] => {
     if (offset < 0) {
@@ -272,6 +283,8 @@ export async function startBotApiStandIn(options: StandInOptions = {}): Promise<
     } else {
       while (queue.length > 0 && (queue[0]?.update_id ?? 0) < offset) queue.shift()
     }
+    const kept = queue.filter(wanted)
+    queue.splice(0, queue.length, ...kept)
     return queue.slice(0, limit)
   }
 
@@ -305,6 +318,10 @@ export async function startBotApiStandIn(options: StandInOptions = {}): Promise<
   ): Response | Promise<Response> => {
     const offset = Number(params.offset ?? 0)
     const limit = Math.min(Math.max(Number(params.limit ?? 100), 1), 100)
+    if (Array.isArray(params.allowed_updates))
+      allowedUpdates = params.allowed_updates.length
+        ? new Set(params.allowed_updates.map(String))
+        : undefined
     const timeoutMs = Math.max(0, Number(params.timeout ?? 0)) * 1000
     // A newer getUpdates terminates the one still waiting, exactly as Telegram does.
     for (const poll of polls.splice(0)) {
