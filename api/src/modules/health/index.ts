@@ -2,7 +2,6 @@ import { sql } from "drizzle-orm"
 import { Elysia, t } from "elysia"
 import type { Deps } from "../../context"
 import { databaseUnavailable } from "../../errors"
-import { ErrorBody } from "../../model"
 
 const PROBE_TIMEOUT_MS = 2_000
 
@@ -24,7 +23,7 @@ export const healthRoutes = ({ db }: Deps) =>
       return { status: "ok" as const }
     },
     {
-      response: { 200: t.Object({ status: t.Literal("ok") }), 503: ErrorBody },
+      response: { 200: t.Object({ status: t.Literal("ok") }) },
       detail: { summary: "200 when the database answers, else 503" },
     },
   )

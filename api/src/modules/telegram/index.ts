@@ -1,8 +1,9 @@
 import { Elysia, t } from "elysia"
 import { authenticate, authPlugin } from "../../auth"
 import type { Deps, Limits } from "../../context"
+import { answers } from "../../docs"
 import { tooManyRequests } from "../../errors"
-import { ChatIdParams, errorResponses } from "../../model"
+import { ChatIdParams } from "../../model"
 import { clientAddress, createRateLimiter } from "../../rate-limit"
 import { Profile } from "../oracle/model"
 import {
@@ -46,7 +47,14 @@ export const telegramRoutes = (deps: Deps, limits: Limits) => {
       },
       {
         body: TelegramLinkRequest,
-        response: { 200: TelegramLinkResponse, ...errorResponses },
+        response: {
+          200: TelegramLinkResponse,
+          401: answers("The API key in the body is invalid, expired or revoked"),
+          404: answers("The key's owner is deactivated"),
+          429: answers(
+            "Too many link attempts from this address or for this chat; see Retry-After",
+          ),
+        },
         detail: {
           summary: "Link a Telegram chat to the account owning the API key in the body",
           description:
@@ -57,7 +65,7 @@ export const telegramRoutes = (deps: Deps, limits: Limits) => {
     .get("/status/:chat_id", ({ params }) => chatStatus(deps.db, params.chat_id, deps.now()), {
       auth: "telegram:service",
       params: ChatIdParams,
-      response: { 200: TelegramUserStatus, ...errorResponses },
+      response: { 200: TelegramUserStatus },
       detail: { summary: "Link status of a chat, with the user's profile and reading counts" },
     })
     .delete(
@@ -66,7 +74,11 @@ export const telegramRoutes = (deps: Deps, limits: Limits) => {
       {
         auth: "any",
         params: ChatIdParams,
-        response: { 200: UnlinkResponse, ...errorResponses },
+        response: {
+          200: UnlinkResponse,
+          403: answers("The chat is linked to another account"),
+          404: answers("The chat is not linked"),
+        },
         detail: {
           summary: "Unlink a chat (the bot's service key, or the linked user's own credentials)",
         },
@@ -75,7 +87,7 @@ export const telegramRoutes = (deps: Deps, limits: Limits) => {
     .get("/profile/:chat_id", ({ params }) => chatProfiles(deps.db, params.chat_id, deps.now()), {
       auth: "telegram:service",
       params: ChatIdParams,
-      response: { 200: t.Array(Profile), ...errorResponses },
+      response: { 200: t.Array(Profile), 404: answers("The chat is not linked (not_linked)") },
       detail: { summary: "Oracle profiles of the user a chat is linked to" },
     })
 }

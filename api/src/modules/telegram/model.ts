@@ -1,10 +1,10 @@
 import { t } from "elysia"
-import { ChatId } from "../../model"
+import { ChatId, Text } from "../../model"
 
 export const TelegramLinkRequest = t.Object({
   telegram_chat_id: ChatId,
-  telegram_username: t.Optional(t.Nullable(t.String({ maxLength: 100 }))),
-  api_key: t.String({ minLength: 1, maxLength: 200, description: "The user's raw NPS API key" }),
+  telegram_username: t.Optional(t.Nullable(Text({ maxLength: 100 }))),
+  api_key: Text({ minLength: 1, maxLength: 200, description: "The user's raw NPS API key" }),
 })
 
 export const TelegramLinkResponse = t.Object({
