@@ -17,9 +17,9 @@ let config: ReturnType<typeof loadConfig>
 try {
   config = loadConfig(process.env)
 } catch (error) {
-  const problems = error instanceof ConfigError ? error.problems : [String(error)]
+  if (!(error instanceof ConfigError)) throw error
   const log = createLogger({ service: "api" })
-  for (const problem of problems) log.error(`configuration error: ${problem}`)
+  for (const issue of error.issues) log.error(issue.message, { variable: issue.variable })
   process.exit(1)
 }
 
