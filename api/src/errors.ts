@@ -1,4 +1,6 @@
 // The contract's error envelope, in one place: {"error": "<code>", "message": "<for humans>"}.
+import type { TSchema } from "@sinclair/typebox"
+import { Value } from "@sinclair/typebox/value"
 
 /**
  * The pattern of every string the API accepts (model.ts Text). Postgres cannot store or compare
@@ -101,8 +103,9 @@ const reply = (status: number, error: string, message: string, headers = {}): Er
 interface Issue {
   path?: string
   message?: string
+  value?: unknown
   schema?: {
-    anyOf?: { type?: string; format?: string }[]
+    anyOf?: TSchema[]
     description?: string
     pattern?: string
   }
@@ -111,6 +114,14 @@ interface Issue {
 // TypeBox reports coercible fields (numbers in paths and JSON) as a union; name the real type.
 function describeIssue(issue: Issue | undefined): string {
   if (!issue?.message) return "does not match the schema"
+  // A nullable field given a non-null value: what is wrong is what its non-null form says.
+  const anyOf = issue.schema?.anyOf
+  if (anyOf?.some((s) => s.type === "null") && issue.value !== null) {
+    for (const member of anyOf.filter((s) => s.type !== "null")) {
+      const inner = Value.Errors(member, issue.value).First()
+      if (inner) return describeIssue(inner as Issue)
+    }
+  }
   if (issue.schema?.pattern === NO_NUL && issue.message.startsWith("Expected string to match"))
     return "must not contain NUL characters"
   // A regex or format name means little to a client; the field's description says what is
