@@ -5,7 +5,7 @@ import type { Config } from "./config"
 import { DEFAULT_LIMITS, type Deps, type Limits } from "./context"
 import { createJwt } from "./credentials"
 import { docs } from "./docs"
-import { describeForLog, isDatabaseUnavailable, isUniqueViolation, toErrorReply } from "./errors"
+import { describeForLog, isDatabaseError, isUniqueViolation, toErrorReply } from "./errors"
 import { createMetrics } from "./metrics"
 import { authRoutes } from "./modules/auth"
 import { healthRoutes } from "./modules/health"
@@ -80,13 +80,13 @@ export function createApp({
     })
     .onError({ as: "global" }, ({ code, error, request, set }) => {
       const reply = toErrorReply(code, error)
-      if (isDatabaseUnavailable(error)) {
+      if (reply.status === 503) {
         metrics.dbError("unavailable")
         outage.failed(error)
-      } else if (isUniqueViolation(error)) {
+      } else if (reply.status === 409 && isUniqueViolation(error)) {
         metrics.dbError("conflict")
       } else if (reply.status >= 500) {
-        if ((error as { code?: unknown }).code !== undefined) metrics.dbError("other")
+        if (isDatabaseError(error)) metrics.dbError("other")
         logger.error("request failed", {
           request_id: started.get(request)?.id,
           path: new URL(request.url).pathname,

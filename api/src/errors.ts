@@ -27,8 +27,12 @@ export const tooManyRequests = (retryAfterSeconds: number) =>
   new ApiError(429, "rate_limited", "Too many requests; try again later", {
     "retry-after": String(retryAfterSeconds),
   })
-export const databaseUnavailable = () =>
-  new ApiError(503, "database_unavailable", "The database is unavailable; try again shortly")
+/** `cause`: the driver's error, kept for the log. */
+export const databaseUnavailable = (cause?: unknown) =>
+  Object.assign(
+    new ApiError(503, "database_unavailable", "The database is unavailable; try again shortly"),
+    { cause },
+  )
 export const payloadTooLarge = (limit: number) =>
   new ApiError(413, "payload_too_large", `Request bodies are limited to ${limit} bytes`)
 export const headersTooLarge = (limit: number) =>
@@ -74,6 +78,10 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 
 export const isUniqueViolation = (error: unknown) =>
   causes(error).some((e) => codeOf(e) === "23505")
+
+/** Postgres refused a statement (a SQLSTATE code somewhere in the chain). */
+export const isDatabaseError = (error: unknown) =>
+  causes(error).some((e) => /^[0-9A-Z]{5}$/.test(String(codeOf(e))))
 
 /**
  * What of a failed query may be logged: the driver's code and message. Never the error itself:

@@ -105,9 +105,9 @@ export const QUERY_TIMEOUT = "QUERY_TIMEOUT"
  * Gives every query of the pool a deadline. postgres.js bounds connecting (connect_timeout) and
  * Postgres bounds a running statement (statement_timeout), but nothing bounds a query on a socket
  * that went silent (a frozen server or network path) or one queued behind such queries: it waits
- * for the whole outage. At the deadline a query that was never sent is withdrawn (it will not run
- * later); one already sent is abandoned, and its connection is usable again once the socket
- * answers or closes.
+ * for the whole outage. At the deadline the caller gets a QUERY_TIMEOUT error; a query that was
+ * never sent is withdrawn (it will not run later), one already sent may still complete once the
+ * socket answers, and its connection is usable again then (or replaced when it closes).
  */
 function withQueryDeadline(client: postgres.Sql, ms: number): QueryStats {
   const stats: QueryStats = { inFlight: 0, timedOut: 0 }
@@ -120,10 +120,12 @@ function withQueryDeadline(client: postgres.Sql, ms: number): QueryStats {
       const error = Object.assign(new Error(`query did not complete within ${ms} ms`), {
         code: QUERY_TIMEOUT,
       })
-      ;(query as unknown as { reject(e: Error): void }).reject(error)
-      // Withdraws a query still queued; for a sent one it asks the server to cancel, which a
-      // silent server never answers — the rejection above is what ends the caller's wait.
-      void Promise.resolve(query.cancel()).catch(() => {})
+      const pending = query as unknown as { reject(e: Error): void; state: unknown }
+      pending.reject(error)
+      // A query still waiting for a connection is withdrawn, so it never runs later. One already
+      // written to a connection is left to finish there in order: postgres.js's cancel() would
+      // skip it in the connection's pipeline and hand its results to the next query.
+      if (!pending.state) void Promise.resolve(query.cancel()).catch(() => {})
     }, ms)
     const settle = () => {
       clearTimeout(timer)

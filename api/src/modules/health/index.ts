@@ -15,8 +15,8 @@ export const healthRoutes = ({ db }: Deps) =>
       })
       try {
         await Promise.race([db.execute(sql`select 1`), timeout])
-      } catch {
-        throw databaseUnavailable()
+      } catch (error) {
+        throw databaseUnavailable(error)
       } finally {
         clearTimeout(timer)
       }
