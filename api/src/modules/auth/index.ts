@@ -25,7 +25,10 @@ export const authRoutes = (deps: Deps, limits: Limits) => {
           401: answers("Wrong username or password, or the user is deactivated"),
           429: answers("Over the login attempts allowed per address a minute; see Retry-After"),
         },
-        detail: { summary: "Exchange a username and password for a JWT" },
+        detail: {
+          summary: "Exchange a username and password for a JWT",
+          description: "Credential: none (the username and password in the body).",
+        },
       },
     )
     .get(

@@ -24,6 +24,9 @@ export const healthRoutes = ({ db }: Deps) =>
     },
     {
       response: { 200: t.Object({ status: t.Literal("ok") }) },
-      detail: { summary: "200 when the database answers, else 503" },
+      detail: {
+        summary: "200 when the database answers, else 503",
+        description: "Credential: none.",
+      },
     },
   )
