@@ -182,3 +182,29 @@ test("bun run dev with the API's port taken says so and how to pick another, at 
     squatter.stop(true)
   }
 })
+
+test("started while Postgres is unreachable: says so once, serves 503s, exits cleanly", async () => {
+  const serviceKey = generateApiKey()
+  // Nothing listens on port 1.
+  const api = await startApi({
+    DATABASE_URL: "postgres://nps:pw-secret-123@127.0.0.1:1/nps",
+    TELEGRAM_BOT_SERVICE_KEY: serviceKey,
+  })
+  for (const path of ["/health", "/telegram/status/42"]) {
+    const res = await fetch(`${api.base}${path}`, {
+      headers: { authorization: `Bearer ${serviceKey}` },
+    })
+    expect(res.status).toBe(503)
+    expect((await res.json()).error).toBe("database_unavailable")
+  }
+  expect((await stop(api)).code).toBe(0)
+  const records = api
+    .output()
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l))
+  const errors = records.filter((r) => r.level === "error")
+  expect(errors.map((r) => r.msg)).toEqual(["database unavailable: answering 503 until it is back"])
+  expect(JSON.stringify(errors[0])).not.toMatch(/stack|params/)
+  for (const secret of [serviceKey, "pw-secret-123"]) expect(api.output()).not.toContain(secret)
+})
