@@ -90,19 +90,22 @@ export const docs = (routes: () => readonly RouteLike[]) =>
           cdn: "/swagger/assets/swagger-ui-bundle.js",
           theme: "/swagger/assets/swagger-ui.css",
           autoDarkMode: false,
+          deepLinking: true,
         },
         references: () => references(routes),
         documentation: {
           info: {
             title: "NPS API",
             version: "1.0.0",
+            // Plain words only: the plugin puts this unescaped into a <meta> attribute.
             description: [
               "Users, API keys, Oracle profiles and Telegram links.",
               "",
-              'Every error is `{"error": "<code>", "message": "<text>"}`. Besides the statuses',
-              `listed per operation, any request may get 404 (no such endpoint) or 431 (headers over ${MAX_HEADER_BYTES} bytes).`,
-              "Authenticate with `Authorization: Bearer <token>`: a JWT from `POST /api/auth/login`",
-              "or an API key (`nps_…`). Scopes: `telegram:service` (the bot), `oracle:read`, `oracle:write`.",
+              "Every error is a JSON object with `error` (a stable code) and `message` (a sentence).",
+              "Besides the statuses listed per operation, any request may get 404 (no such endpoint)",
+              `or 431 (headers over ${MAX_HEADER_BYTES} bytes). Authenticate with the header`,
+              "`Authorization: Bearer` and a JWT from `POST /api/auth/login` or an API key (`nps_…`).",
+              "Scopes: `telegram:service` (the bot), `oracle:read`, `oracle:write`.",
             ].join("\n"),
           },
           components: {

@@ -25,6 +25,9 @@ test("/swagger loads Swagger UI from this server only: no CDN, nothing from the 
     "/swagger/assets/swagger-ui.css",
   ])
   expect(page.text).not.toMatch(/https?:\/\//)
+  // The document's description sits in a <meta> attribute unescaped: nothing may spill out.
+  expect(page.text).toMatch(/<body>\s*<div id="swagger-ui"><\/div>/)
+  expect(page.text.match(/<meta\s+name="description"\s+content="[^"<>]*"\s*\/>/)).not.toBeNull()
   for (const [name, type] of [
     ["swagger-ui-bundle.js", "text/javascript"],
     ["swagger-ui.css", "text/css"],
