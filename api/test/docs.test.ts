@@ -58,21 +58,25 @@ test("each operation names its credential and lists exactly the statuses it answ
       ]),
     ),
   )
-  const jwtOrKey = (scope?: string) => [{ jwt: [] }, { apiKey: scope ? [scope] : [] }]
+  type Security = Record<string, string[]>[]
+  const jwtOrKey = (scope?: string): Security => [{ jwt: [] }, { apiKey: scope ? [scope] : [] }]
+  const jwt: Security = [{ jwt: [] }]
+  const service: Security = [{ apiKey: ["telegram:service"] }]
+  const none: Security = []
   const body = [400, 411, 413, 422]
   const sorted = (xs: number[]) => [...new Set(xs)].sort((a, b) => a - b)
   expect(summary).toEqual({
-    "GET /api/health": { statuses: [200, 503], security: [] },
-    "POST /api/auth/login": { statuses: sorted([200, ...body, 401, 429, 503]), security: [] },
+    "GET /api/health": { statuses: [200, 503], security: none },
+    "POST /api/auth/login": { statuses: sorted([200, ...body, 401, 429, 503]), security: none },
     "GET /api/auth/me": { statuses: [200, 401, 503], security: jwtOrKey() },
     "POST /api/auth/api-keys": {
       statuses: sorted([200, ...body, 401, 403, 503]),
-      security: [{ jwt: [] }],
+      security: jwt,
     },
-    "GET /api/auth/api-keys": { statuses: [200, 401, 403, 503], security: [{ jwt: [] }] },
+    "GET /api/auth/api-keys": { statuses: [200, 401, 403, 503], security: jwt },
     "DELETE /api/auth/api-keys/{id}": {
       statuses: [200, 401, 403, 404, 422, 503],
-      security: [{ jwt: [] }],
+      security: jwt,
     },
     "GET /api/oracle/profiles": {
       statuses: [200, 401, 403, 503],
@@ -84,11 +88,11 @@ test("each operation names its credential and lists exactly the statuses it answ
     },
     "POST /api/telegram/link": {
       statuses: sorted([200, ...body, 401, 404, 429, 503]),
-      security: [],
+      security: none,
     },
     "GET /api/telegram/status/{chat_id}": {
       statuses: [200, 401, 403, 422, 503],
-      security: [{ apiKey: ["telegram:service"] }],
+      security: service,
     },
     "DELETE /api/telegram/link/{chat_id}": {
       statuses: [200, 401, 403, 404, 422, 503],
@@ -96,7 +100,7 @@ test("each operation names its credential and lists exactly the statuses it answ
     },
     "GET /api/telegram/profile/{chat_id}": {
       statuses: [200, 401, 403, 404, 422, 503],
-      security: [{ apiKey: ["telegram:service"] }],
+      security: service,
     },
   })
   // Every operation says in words which credential it needs, and why each status happens.

@@ -195,7 +195,7 @@ test("started while Postgres is unreachable: says so once, serves 503s, exits cl
       headers: { authorization: `Bearer ${serviceKey}` },
     })
     expect(res.status).toBe(503)
-    expect((await res.json()).error).toBe("database_unavailable")
+    expect(((await res.json()) as { error: string }).error).toBe("database_unavailable")
   }
   expect((await stop(api)).code).toBe(0)
   const records = api
