@@ -89,8 +89,26 @@ function logPrinter(name: string, chatMode: boolean) {
   }
 }
 
+/** Whether something already listens on the API's address; checked before anything starts. */
+function portTaken(hostname: string, port: number): boolean {
+  try {
+    Bun.listen({ hostname, port, socket: { data() {} } }).stop(true)
+    return false
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "EADDRINUSE") return true
+    throw error
+  }
+}
+
 async function main() {
   print(bold("NPS Telegram — development stack"))
+  const host = value("HOST") ?? "127.0.0.1"
+  const port = Number(value("PORT") ?? 8000)
+  if (Number.isInteger(port) && port > 0 && portTaken(host, port)) {
+    print(`Port ${port} is already in use (another \`bun run dev\` or API, perhaps).`)
+    print(`Stop it, or pick another port: PORT=${port === 8000 ? 8001 : port + 1} bun run dev`)
+    return process.exit(1)
+  }
   print(
     dim(databaseUrl ? "database: DATABASE_URL" : `database: embedded PGlite in ${show(pgliteDir)}`),
   )
@@ -122,7 +140,7 @@ async function main() {
     cwd: ROOT,
     env: {
       ...env,
-      HOST: value("HOST") ?? "127.0.0.1",
+      HOST: host,
       PGLITE_DIR: pgliteDir,
       JWT_SECRET: jwtSecret,
       TELEGRAM_BOT_SERVICE_KEY: serviceKey,

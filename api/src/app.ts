@@ -1,16 +1,18 @@
-import { swagger } from "@elysiajs/swagger"
-import type { Db } from "@nps/db"
+import type { Db, QueryStats } from "@nps/db"
 import type { Logger } from "@nps/log"
 import { Elysia } from "elysia"
 import type { Config } from "./config"
 import { DEFAULT_LIMITS, type Deps, type Limits } from "./context"
 import { createJwt } from "./credentials"
-import { ApiError, toErrorReply } from "./errors"
+import { docs } from "./docs"
+import { describeForLog, isDatabaseError, isUniqueViolation, toErrorReply } from "./errors"
+import { createMetrics } from "./metrics"
 import { authRoutes } from "./modules/auth"
 import { healthRoutes } from "./modules/health"
 import { keyRoutes } from "./modules/keys"
 import { oracleRoutes } from "./modules/oracle"
 import { telegramRoutes } from "./modules/telegram"
+import { checkRequestSize } from "./transport"
 
 export interface AppOptions {
   db: Db
@@ -18,87 +20,118 @@ export interface AppOptions {
   logger: Logger
   now?: () => Date
   limits?: Partial<Limits>
+  /** The pool's query counters (Postgres with a query deadline), exported as metrics. */
+  dbStats?: () => QueryStats
 }
 
-export const MAX_BODY_BYTES = 64 * 1024
+export { MAX_BODY_BYTES } from "./transport"
 
 const requestId = (header: string | null) =>
   header && /^[\w.-]{1,64}$/.test(header) ? header : crypto.randomUUID()
 
-export function createApp({ db, config, logger, now = () => new Date(), limits }: AppOptions) {
+// Polled every few seconds by orchestrators and Prometheus: logged at debug, not info.
+const PROBES = new Set(["/api/health", "/metrics"])
+
+/**
+ * Logs a database outage once when it starts and once when it ends, instead of an error per
+ * request while it lasts.
+ */
+function outageLog(logger: Logger) {
+  let down = false
+  return {
+    failed(error: unknown) {
+      if (down) return logger.debug("database still unavailable", { error: describeForLog(error) })
+      down = true
+      logger.error("database unavailable: answering 503 until it is back", {
+        error: describeForLog(error),
+      })
+    },
+    answered() {
+      if (!down) return
+      down = false
+      logger.info("database available again")
+    },
+  }
+}
+
+export function createApp({
+  db,
+  config,
+  logger,
+  now = () => new Date(),
+  limits,
+  dbStats,
+}: AppOptions) {
   const deps: Deps = { db, config, logger, now, jwt: createJwt(config.jwtSecret, now) }
   const allLimits = { ...DEFAULT_LIMITS, ...limits }
   const started = new WeakMap<Request, { id: string; at: number }>()
+  const metrics = createMetrics(dbStats)
+  const outage = outageLog(logger)
+  let routes: () => readonly { method: string; path: string; hooks: object }[] = () => []
 
-  return (
-    new Elysia({ serve: { maxRequestBodySize: MAX_BODY_BYTES } })
-      // Swagger first and unguarded: the docs stay public.
-      .use(
-        swagger({
-          path: "/swagger",
-          documentation: {
-            info: {
-              title: "NPS API",
-              version: "1.0.0",
-              description: "Users, API keys, Oracle profiles and Telegram links",
-            },
-            components: {
-              securitySchemes: {
-                bearer: {
-                  type: "http",
-                  scheme: "bearer",
-                  description: "A JWT from /api/auth/login or an nps_ API key",
-                },
-              },
-            },
-          },
-        }),
-      )
-      .onRequest(({ request, set }) => {
-        const id = requestId(request.headers.get("x-request-id"))
-        started.set(request, { id, at: performance.now() })
-        set.headers["x-request-id"] = id
-        const length = Number(request.headers.get("content-length") ?? 0)
-        if (length > MAX_BODY_BYTES)
-          throw new ApiError(
-            413,
-            "payload_too_large",
-            `Request bodies are limited to ${MAX_BODY_BYTES} bytes`,
-          )
-      })
-      .onError({ as: "global" }, ({ code, error, request, set }) => {
-        const reply = toErrorReply(code, error)
-        if (reply.status >= 500) {
-          logger.error("request failed", {
-            request_id: started.get(request)?.id,
-            path: new URL(request.url).pathname,
-            error,
-          })
-        }
-        set.status = reply.status
-        Object.assign(set.headers, reply.headers)
-        return reply.body
-      })
-      .onAfterResponse({ as: "global" }, ({ request, set }) => {
-        const start = started.get(request)
-        logger.info("request", {
-          request_id: start?.id,
-          method: request.method,
-          // The path only: query strings are never logged.
+  const app = new Elysia()
+    // Docs first: public, and its document lists every route registered below.
+    .use(docs(() => routes()))
+    .onRequest(({ request, set }) => {
+      const id = requestId(request.headers.get("x-request-id"))
+      started.set(request, { id, at: performance.now() })
+      set.headers["x-request-id"] = id
+      checkRequestSize(request.headers)
+    })
+    .onError({ as: "global" }, ({ code, error, request, set }) => {
+      const reply = toErrorReply(code, error)
+      if (reply.status === 503) {
+        metrics.dbError("unavailable")
+        outage.failed(error)
+      } else if (reply.status === 409 && isUniqueViolation(error)) {
+        metrics.dbError("conflict")
+      } else if (reply.status >= 500) {
+        if (isDatabaseError(error)) metrics.dbError("other")
+        logger.error("request failed", {
+          request_id: started.get(request)?.id,
           path: new URL(request.url).pathname,
-          status: typeof set.status === "number" ? set.status : 200,
-          duration_ms: start ? Math.round((performance.now() - start.at) * 100) / 100 : undefined,
+          error: describeForLog(error),
         })
+      }
+      set.status = reply.status
+      Object.assign(set.headers, reply.headers)
+      return reply.body
+    })
+    .onAfterResponse({ as: "global" }, ({ request, set, route }) => {
+      const start = started.get(request)
+      const status = typeof set.status === "number" ? set.status : 200
+      const path = new URL(request.url).pathname
+      const seconds = start ? (performance.now() - start.at) / 1000 : 0
+      // The template, never the raw path: that holds chat ids.
+      metrics.observeRequest(request.method, route || "unmatched", status, seconds)
+      if (status < 300 && path.startsWith("/api/")) outage.answered()
+      logger[PROBES.has(path) ? "debug" : "info"]("request", {
+        request_id: start?.id,
+        method: request.method,
+        // The path only: query strings are never logged.
+        path,
+        status,
+        duration_ms: Math.round(seconds * 100_000) / 100,
       })
-      .group("/api", (api) =>
-        api
-          .use(healthRoutes(deps))
-          .use(authRoutes(deps, allLimits))
-          .use(keyRoutes(deps))
-          .use(oracleRoutes(deps))
-          .use(telegramRoutes(deps, allLimits)),
-      )
-  )
+    })
+    .get(
+      "/metrics",
+      async ({ set }) => {
+        set.headers["content-type"] = metrics.registry.contentType
+        return metrics.registry.metrics()
+      },
+      { detail: { hide: true } },
+    )
+    .group("/api", (api) =>
+      api
+        .use(healthRoutes(deps))
+        .use(authRoutes(deps, allLimits))
+        .use(keyRoutes(deps))
+        .use(oracleRoutes(deps))
+        .use(telegramRoutes(deps, allLimits)),
+    )
+  routes = () => app.routes
+  return app
 }
 
 export type App = ReturnType<typeof createApp>

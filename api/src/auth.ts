@@ -58,6 +58,32 @@ export async function authenticate(
  */
 export type AuthRequirement = "any" | "jwt" | Scope
 
+/** How the docs state a requirement: security schemes of docs.ts, and a sentence. */
+function documented(requirement: AuthRequirement): {
+  security: Record<string, string[]>[]
+  description: string
+} {
+  if (requirement === "any")
+    return {
+      security: [{ jwt: [] }, { apiKey: [] }],
+      description: "Credential: a JWT or an API key (any scope).",
+    }
+  if (requirement === "jwt")
+    return {
+      security: [{ jwt: [] }],
+      description: "Credential: a signed-in user's JWT; API keys are refused (403).",
+    }
+  return JWT_SCOPES.includes(requirement)
+    ? {
+        security: [{ jwt: [] }, { apiKey: [requirement] }],
+        description: `Credential: a JWT, or an API key with the \`${requirement}\` scope.`,
+      }
+    : {
+        security: [{ apiKey: [requirement] }],
+        description: `Credential: an API key with the \`${requirement}\` scope.`,
+      }
+}
+
 export const authPlugin = (deps: Deps) => {
   // Checked in `transform`, which runs before schema validation, so a caller without valid
   // credentials gets 401/403 and never learns what the body should look like; `resolve` (after
@@ -65,7 +91,7 @@ export const authPlugin = (deps: Deps) => {
   const principals = new WeakMap<Request, Principal>()
   return new Elysia().macro({
     auth: (requirement: AuthRequirement) => ({
-      detail: { security: [{ bearer: [] }] },
+      detail: documented(requirement),
       async transform({ request }) {
         const header = request.headers.get("authorization") ?? undefined
         const principal = await authenticate(deps, header)

@@ -35,28 +35,65 @@ export interface Config {
   logLevel: Static<typeof Env>["LOG_LEVEL"]
 }
 
+export interface ConfigIssue {
+  variable: string
+  message: string
+}
+
 export class ConfigError extends Error {
   override name = "ConfigError"
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration: ${problems.join("; ")}`)
+  constructor(readonly issues: ConfigIssue[]) {
+    super(`invalid configuration: ${issues.map((i) => i.message).join("; ")}`)
+  }
+  get problems(): string[] {
+    return this.issues.map((i) => i.message)
   }
 }
+
+type Variable = keyof Static<typeof Env>
+
+// What each variable must look like, for operators: the variable, what is wrong, an example.
+// Never the value: it may be a secret.
+const REQUIREMENTS: Record<Variable, string> = {
+  NODE_ENV: "NODE_ENV is invalid: expected development, production or test",
+  DATABASE_URL:
+    "DATABASE_URL is invalid: expected a Postgres URL like postgres://nps:password@db:5432/nps (unset it to use embedded PGlite)",
+  PGLITE_DIR: "PGLITE_DIR is invalid: expected a directory path like ./.data/pglite",
+  HOST: "HOST is invalid: expected an address to listen on, like 0.0.0.0 or 127.0.0.1",
+  PORT: "PORT is invalid: expected a whole number from 0 to 65535, like 8000",
+  JWT_SECRET:
+    "JWT_SECRET is invalid: expected at least 16 characters, like the output of `openssl rand -hex 32`",
+  TELEGRAM_BOT_SERVICE_KEY:
+    "TELEGRAM_BOT_SERVICE_KEY is invalid: expected an NPS API key, nps_ followed by URL-safe base64, like the output of `bun run admin gen-key`",
+  TELEGRAM_BOT_USERNAME:
+    "TELEGRAM_BOT_USERNAME is invalid: expected the bot's Telegram username, like @nps_oracle_bot",
+  LOG_LEVEL: "LOG_LEVEL is invalid: expected one of debug, info, warn, error",
+}
+export const JWT_SECRET_REQUIRED =
+  "JWT_SECRET is required when NODE_ENV=production: set it to a random secret of at least 16 characters, like the output of `openssl rand -hex 32`"
 
 /** Parses the API's environment; throws ConfigError naming every bad variable (never its value). */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   // An empty variable means "unset", as in compose files that pass `VAR=`.
-  const present = Object.fromEntries(
-    Object.keys(Env.properties).flatMap((k) => (env[k] ? [[k, env[k]]] : [])),
+  const present: Record<string, string> = Object.fromEntries(
+    Object.keys(Env.properties).flatMap((k) => (env[k]?.trim() ? [[k, env[k]?.trim()]] : [])),
   )
-  const value = Value.Default(Env, Value.Convert(Env, present))
-  const problems = [...Value.Errors(Env, value)].map(
-    (e) => `${e.path.slice(1) || "environment"}: ${e.message}`,
-  )
-  if (problems.length === 0 && (value as Static<typeof Env>).NODE_ENV === "production") {
+  if (present.LOG_LEVEL) present.LOG_LEVEL = present.LOG_LEVEL.toLowerCase()
+  // Default and Convert work in place: hand them a copy so `present` keeps the operator's text.
+  const value = Value.Default(Env, Value.Convert(Env, { ...present }))
+  const bad = new Set<Variable>()
+  for (const error of Value.Errors(Env, value)) bad.add(error.path.split("/")[1] as Variable)
+  // Convert would read "80.5" or "8e3" as some port; only plain digits are a port.
+  if (present.PORT !== undefined && !/^[0-9]+$/.test(present.PORT)) bad.add("PORT")
+  const issues = [...bad].map((variable) => ({
+    variable,
+    message: REQUIREMENTS[variable] ?? `${variable} is invalid`,
+  }))
+  if (issues.length === 0 && (value as Static<typeof Env>).NODE_ENV === "production") {
     if (!(value as Static<typeof Env>).JWT_SECRET)
-      problems.push("JWT_SECRET: required when NODE_ENV=production")
+      issues.push({ variable: "JWT_SECRET", message: JWT_SECRET_REQUIRED })
   }
-  if (problems.length > 0) throw new ConfigError(problems)
+  if (issues.length > 0) throw new ConfigError(issues)
   const e = value as Static<typeof Env>
   return {
     nodeEnv: e.NODE_ENV,

@@ -1,4 +1,12 @@
 // The contract's error envelope, in one place: {"error": "<code>", "message": "<for humans>"}.
+import type { TSchema } from "@sinclair/typebox"
+import { Value } from "@sinclair/typebox/value"
+
+/**
+ * The pattern of every string the API accepts (model.ts Text). Postgres cannot store or compare
+ * NUL (U+0000) in text, so a NUL would otherwise reach it and fail as a 500.
+ */
+export const NO_NUL = "^[^\\u0000]*$"
 
 export class ApiError extends Error {
   constructor(
@@ -19,8 +27,18 @@ export const tooManyRequests = (retryAfterSeconds: number) =>
   new ApiError(429, "rate_limited", "Too many requests; try again later", {
     "retry-after": String(retryAfterSeconds),
   })
-export const databaseUnavailable = () =>
-  new ApiError(503, "database_unavailable", "The database is unavailable; try again shortly")
+/** `cause`: the driver's error, kept for the log. */
+export const databaseUnavailable = (cause?: unknown) =>
+  Object.assign(
+    new ApiError(503, "database_unavailable", "The database is unavailable; try again shortly"),
+    { cause },
+  )
+export const payloadTooLarge = (limit: number) =>
+  new ApiError(413, "payload_too_large", `Request bodies are limited to ${limit} bytes`)
+export const headersTooLarge = (limit: number) =>
+  new ApiError(431, "headers_too_large", `Request headers are limited to ${limit} bytes`)
+export const lengthRequired = () =>
+  new ApiError(411, "length_required", "Send the request body with a Content-Length header")
 
 // postgres.js / Bun socket codes, SQLSTATE classes 08 (connection) and 57P0x (shutdown).
 const UNAVAILABLE_CODES = new Set([
@@ -35,6 +53,9 @@ const UNAVAILABLE_CODES = new Set([
   "CONNECTION_CLOSED",
   "CONNECTION_ENDED",
   "CONNECTION_DESTROYED",
+  // Our own per-query deadline (db/src/client.ts) and Postgres's statement_timeout.
+  "QUERY_TIMEOUT",
+  "57014",
 ])
 
 function causes(error: unknown): unknown[] {
@@ -48,7 +69,8 @@ const codeOf = (e: unknown) => (e as { code?: unknown } | null)?.code
 export function isDatabaseUnavailable(error: unknown): boolean {
   return causes(error).some((e) => {
     const code = codeOf(e)
-    if (typeof code === "string" && (UNAVAILABLE_CODES.has(code) || /^(08|57P0)/.test(code)))
+    // SQLSTATE 08 connection, 53 out of resources (too many connections), 57P0x shutdown.
+    if (typeof code === "string" && (UNAVAILABLE_CODES.has(code) || /^(08|53|57P0)/.test(code)))
       return true
     return e instanceof Error && /PGlite is closed/i.test(e.message)
   })
@@ -56,6 +78,23 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 
 export const isUniqueViolation = (error: unknown) =>
   causes(error).some((e) => codeOf(e) === "23505")
+
+/** Postgres refused a statement (a SQLSTATE code somewhere in the chain). */
+export const isDatabaseError = (error: unknown) =>
+  causes(error).some((e) => /^[0-9A-Z]{5}$/.test(String(codeOf(e))))
+
+/**
+ * What of a failed query may be logged: the driver's code and message. Never the error itself:
+ * Drizzle's message and stack carry the SQL's bound values, among them API-key hashes.
+ */
+export function describeForLog(error: unknown): Record<string, string> {
+  const driver = causes(error).findLast((e) => typeof codeOf(e) === "string")
+  if (driver instanceof Error) {
+    return { name: driver.name, code: String(codeOf(driver)), message: driver.message }
+  }
+  if (!(error instanceof Error)) return { message: String(error) }
+  return { name: error.name, message: error.message, stack: error.stack ?? "" }
+}
 
 export interface ErrorReply {
   status: number
@@ -72,13 +111,29 @@ const reply = (status: number, error: string, message: string, headers = {}): Er
 interface Issue {
   path?: string
   message?: string
-  schema?: { anyOf?: { type?: string; format?: string }[]; description?: string }
+  value?: unknown
+  schema?: {
+    anyOf?: TSchema[]
+    description?: string
+    pattern?: string
+  }
 }
 
 // TypeBox reports coercible fields (numbers in paths and JSON) as a union; name the real type.
 function describeIssue(issue: Issue | undefined): string {
   if (!issue?.message) return "does not match the schema"
-  // A regex means little to a client; the field's description says what is expected.
+  // A nullable field given a non-null value: what is wrong is what its non-null form says.
+  const anyOf = issue.schema?.anyOf
+  if (anyOf?.some((s) => s.type === "null") && issue.value !== null) {
+    for (const member of anyOf.filter((s) => s.type !== "null")) {
+      const inner = Value.Errors(member, issue.value).First()
+      if (inner) return describeIssue(inner as Issue)
+    }
+  }
+  if (issue.schema?.pattern === NO_NUL && issue.message.startsWith("Expected string to match"))
+    return "must not contain NUL characters"
+  // A regex or format name means little to a client; the field's description says what is
+  // expected.
   if (issue.message.startsWith("Expected string to match") && issue.schema?.description)
     return `Expected ${issue.schema.description}`
   if (issue.message !== "Expected union value" || !issue.schema?.anyOf) return issue.message
@@ -91,8 +146,9 @@ function describeIssue(issue: Issue | undefined): string {
  * and the rule, never the submitted value (it may be an API key or a password).
  */
 export function toErrorReply(code: string | number, error: unknown): ErrorReply {
-  if (error instanceof ApiError)
-    return reply(error.status, error.code, error.message, error.headers)
+  // Elysia wraps what a parse or transform step throws; our own error decides the reply.
+  const own = causes(error).find((e) => e instanceof ApiError)
+  if (own instanceof ApiError) return reply(own.status, own.code, own.message, own.headers)
   switch (code) {
     case "VALIDATION": {
       const v = error as { type?: string; all?: Issue[] }

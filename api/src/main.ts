@@ -4,16 +4,22 @@ import { createLogger } from "@nps/log"
 import { createApp } from "./app"
 import { ensureServiceKey } from "./bootstrap"
 import { ConfigError, databaseSecrets, loadConfig } from "./config"
+import { describeForLog, isDatabaseUnavailable } from "./errors"
+import { listen, PortInUseError } from "./transport"
 
 const SHUTDOWN_BUDGET_MS = 8_000
+// Per query, waiting for a pooled connection included: requests answer 503 well within 5 s
+// while Postgres is unreachable or silent.
+const QUERY_TIMEOUT_MS = 3_000
+const SERVICE_KEY_RETRY_MS = 5_000
 
 let config: ReturnType<typeof loadConfig>
 try {
   config = loadConfig(process.env)
 } catch (error) {
-  const problems = error instanceof ConfigError ? error.problems : [String(error)]
+  if (!(error instanceof ConfigError)) throw error
   const log = createLogger({ service: "api" })
-  for (const problem of problems) log.error(`configuration error: ${problem}`)
+  for (const issue of error.issues) log.error(issue.message, { variable: issue.variable })
   process.exit(1)
 }
 
@@ -44,7 +50,9 @@ try {
   database =
     hot.__npsDb ??
     (await createDb(
-      config.databaseUrl ? { url: config.databaseUrl } : { pgliteDir: config.pgliteDir },
+      config.databaseUrl
+        ? { url: config.databaseUrl, queryTimeoutMs: QUERY_TIMEOUT_MS }
+        : { pgliteDir: config.pgliteDir },
     ))
   hot.__npsDb = database
   if (database.driver === "pglite") {
@@ -52,20 +60,49 @@ try {
     const applied = await migrate(database.db)
     if (applied.length) logger.info("migrations applied", { applied })
   }
-  if (config.serviceKey) {
-    await ensureServiceKey(database.db, config.serviceKey)
-    logger.info("telegram service key ensured")
-  }
 } catch (error) {
-  logger.error("startup failed", { error })
+  logger.error("startup failed", { error: describeForLog(error) })
   process.exit(1)
 }
 
+const app = createApp({ db: database.db, config, logger, dbStats: database.stats })
+// Postgres may be down while we start: the health probe logs that once, and we serve 503s
+// until it is back rather than exit (the API recovers by itself).
+const reachable = (await app.handle(new Request("http://localhost/api/health"))).ok
+
+/** The bot's key, once the database answers; anything but unavailability stops the process. */
+async function ensureServiceKeyEventually(key: string) {
+  for (;;) {
+    try {
+      await ensureServiceKey(database.db, key)
+      return logger.info("telegram service key ensured")
+    } catch (error) {
+      if (!isDatabaseUnavailable(error)) {
+        logger.error("startup failed", { error: describeForLog(error) })
+        process.exit(1)
+      }
+      await Bun.sleep(SERVICE_KEY_RETRY_MS)
+    }
+  }
+}
+if (config.serviceKey) {
+  if (reachable) await ensureServiceKeyEventually(config.serviceKey)
+  else void ensureServiceKeyEventually(config.serviceKey)
+}
+
 await hot.__npsServer?.stop()
-const app = createApp({ db: database.db, config, logger }).listen({
-  hostname: config.host,
-  port: config.port,
-})
+try {
+  listen(app, { hostname: config.host, port: config.port })
+} catch (error) {
+  if (!(error instanceof PortInUseError)) throw error
+  logger.error(`port ${error.port} is already in use`, {
+    port: error.port,
+    hint: "stop the process using it, or choose another port with PORT",
+  })
+  await database.close()
+  delete hot.__npsDb
+  process.exit(1)
+}
 hot.__npsServer = {
   stop: async () => {
     await app.stop()

@@ -1,5 +1,5 @@
 import { t } from "elysia"
-import { ApiError } from "./errors"
+import { ApiError, NO_NUL } from "./errors"
 
 // Shared shapes; each module's own schemas live in its model.ts.
 export const ErrorBody = t.Object(
@@ -7,15 +7,20 @@ export const ErrorBody = t.Object(
   { description: "Every error: a stable code and a sentence for humans" },
 )
 
-export const errorResponses = {
-  400: ErrorBody,
-  401: ErrorBody,
-  403: ErrorBody,
-  404: ErrorBody,
-  422: ErrorBody,
-  429: ErrorBody,
-  503: ErrorBody,
-}
+/** Every string the API accepts — body, path, query — is this type (see NO_NUL). */
+type StringOptions = NonNullable<Parameters<typeof t.String>[0]>
+export const Text = (options: StringOptions = {}) => t.String({ pattern: NO_NUL, ...options })
+
+/** A real calendar date Postgres can store as written: years 0001–9999, no February 30th. */
+export const CalendarDate = (options: StringOptions = {}) =>
+  t.String({
+    // Elysia's "date" format checks the days of each month (leap years included); the
+    // pattern rules out year 0000, which Postgres refuses.
+    format: "date",
+    pattern: "^(?!0000)[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+    description: "a calendar date, YYYY-MM-DD, years 0001–9999",
+    ...options,
+  })
 
 // Telegram chat ids have at most 52 significant bits; group ids are negative.
 export const MAX_CHAT_ID = Number.MAX_SAFE_INTEGER

@@ -56,10 +56,29 @@ export const SERVICE_KEY = `nps_${"s".repeat(43)}`
 export const testConfig = (env: Record<string, string> = {}) =>
   loadConfig({ NODE_ENV: "test", JWT_SECRET: TEST_JWT_SECRET, ...env })
 
-/** The real app with a logger whose lines are kept for assertions. */
+/**
+ * The real app with a logger whose lines are kept for assertions. The request log line (and
+ * the metrics) are written after the response is sent: `logged(n)` waits for the n-th one.
+ */
 export function makeApp(db: Db, options: Partial<AppOptions> = {}) {
   const lines: string[] = []
-  const logger = createLogger({ service: "api", level: "debug", write: (line) => lines.push(line) })
+  let requests = 0
+  const waiters: { n: number; resolve: () => void }[] = []
+  const logger = createLogger({
+    service: "api",
+    level: "debug",
+    write: (line) => {
+      lines.push(line)
+      if (!line.includes('"msg":"request"')) return
+      requests++
+      for (const w of waiters.filter((w) => w.n <= requests)) {
+        waiters.splice(waiters.indexOf(w), 1)
+        w.resolve()
+      }
+    },
+  })
+  const logged = (n: number) =>
+    n <= requests ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve }))
   const app = createApp({
     db,
     config: testConfig(),
@@ -71,7 +90,7 @@ export function makeApp(db: Db, options: Partial<AppOptions> = {}) {
     },
     ...options,
   })
-  return { app, lines, logText: () => lines.join("\n") }
+  return { app, lines, logged, logText: () => lines.join("\n") }
 }
 
 export interface Reply {

@@ -131,5 +131,80 @@ test("production without JWT_SECRET refuses to start and names the variable", as
   })
   expect(await proc.exited).toBe(1)
   const out = (await new Response(proc.stdout).text()) + (await new Response(proc.stderr).text())
-  expect(out).toContain("JWT_SECRET")
+  expect(out).toContain("JWT_SECRET is required when NODE_ENV=production")
+})
+
+test("a second API on a taken port exits 1 naming the port, and the first keeps serving", async () => {
+  const first = await startApi({ PGLITE_DIR: join(tmp, "first") })
+  const port = new URL(first.base).port
+  const second = Bun.spawn(["bun", "api/src/main.ts"], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOST: "127.0.0.1",
+      PORT: port,
+      PGLITE_DIR: join(tmp, "second"),
+    },
+    stdout: "pipe",
+    stderr: "pipe",
+  })
+  expect(await second.exited).toBe(1)
+  const out =
+    (await new Response(second.stdout).text()) + (await new Response(second.stderr).text())
+  expect(out).toContain(`port ${port} is already in use`)
+  expect(out).not.toContain("api listening")
+  expect((await fetch(`${first.base}/health`)).status).toBe(200)
+  expect((await stop(first)).code).toBe(0)
+})
+
+test("bun run dev with the API's port taken says so and how to pick another, at once", async () => {
+  const squatter = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } })
+  try {
+    const dev = Bun.spawn(["bun", "scripts/dev.ts"], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOST: "127.0.0.1",
+        PORT: String(squatter.port),
+        PGLITE_DIR: join(tmp, "dev", "pglite"),
+        NO_COLOR: "1",
+      },
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    })
+    expect(await dev.exited).toBe(1)
+    const out = (await new Response(dev.stdout).text()) + (await new Response(dev.stderr).text())
+    expect(out).toContain(`Port ${squatter.port} is already in use`)
+    expect(out).toContain(`PORT=${squatter.port + 1} bun run dev`)
+    expect(out).not.toMatch(/EADDRINUSE|^\s+at /m)
+  } finally {
+    squatter.stop(true)
+  }
+})
+
+test("started while Postgres is unreachable: says so once, serves 503s, exits cleanly", async () => {
+  const serviceKey = generateApiKey()
+  // Nothing listens on port 1.
+  const api = await startApi({
+    DATABASE_URL: "postgres://nps:pw-secret-123@127.0.0.1:1/nps",
+    TELEGRAM_BOT_SERVICE_KEY: serviceKey,
+  })
+  for (const path of ["/health", "/telegram/status/42"]) {
+    const res = await fetch(`${api.base}${path}`, {
+      headers: { authorization: `Bearer ${serviceKey}` },
+    })
+    expect(res.status).toBe(503)
+    expect(((await res.json()) as { error: string }).error).toBe("database_unavailable")
+  }
+  expect((await stop(api)).code).toBe(0)
+  const records = api
+    .output()
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l))
+  const errors = records.filter((r) => r.level === "error")
+  expect(errors.map((r) => r.msg)).toEqual(["database unavailable: answering 503 until it is back"])
+  expect(JSON.stringify(errors[0])).not.toMatch(/stack|params/)
+  for (const secret of [serviceKey, "pw-secret-123"]) expect(api.output()).not.toContain(secret)
 })

@@ -13,7 +13,16 @@ export type Db = PgDatabase<PgQueryResultHKT, Schema>
 
 /** Where the data lives: a Postgres URL, a PGlite directory, or (tests) PGlite in memory. */
 export type DbTarget =
-  | { url: string; max?: number }
+  | {
+      url: string
+      max?: number
+      /**
+       * Server-side limit for each statement, and a client-side deadline for each query
+       * (waiting for a pooled connection included). Off by default: migrations and CLIs may
+       * legitimately wait longer (for the migration lock, for instance).
+       */
+      queryTimeoutMs?: number
+    }
   | { pgliteDir: string }
   /** In memory, optionally starting from a `dumpDataDir()` snapshot (fast test databases). */
   | { memory: true; snapshot?: Blob }
@@ -22,6 +31,15 @@ export interface Database {
   db: Db
   driver: "postgres" | "pglite"
   close(): Promise<void>
+  /** With a query deadline: what the pool is doing, for metrics. */
+  stats?: () => QueryStats
+}
+
+export interface QueryStats {
+  /** Queries sent or waiting for a connection right now. */
+  inFlight: number
+  /** Queries given up at the deadline since start. */
+  timedOut: number
 }
 
 export class DatabaseLockedError extends Error {
@@ -30,18 +48,24 @@ export class DatabaseLockedError extends Error {
 
 export async function createDb(target: DbTarget): Promise<Database> {
   if ("url" in target) {
+    const timeout = target.queryTimeoutMs
     const client = postgres(target.url, {
       max: target.max ?? 10,
-      connect_timeout: 5,
+      connect_timeout: timeout ? Math.max(1, Math.ceil(timeout / 1000)) : 5,
       onnotice: () => {},
-      // Hot statements are prepared; a generic plan spares Postgres re-planning them per
-      // execution (PITFALLS.md measured custom plans at ~3x backend CPU on this machine).
-      connection: { plan_cache_mode: "force_generic_plan" },
+      connection: {
+        // Hot statements are prepared; a generic plan spares Postgres re-planning them per
+        // execution (PITFALLS.md measured custom plans at ~3x backend CPU on this machine).
+        plan_cache_mode: "force_generic_plan",
+        ...(timeout && { statement_timeout: timeout }),
+      },
     })
+    const stats = timeout ? withQueryDeadline(client, timeout) : undefined
     return {
       db: drizzlePostgres(client, { schema }) as unknown as Db,
       driver: "postgres",
       close: () => client.end({ timeout: 5 }),
+      ...(stats && { stats: () => ({ ...stats }) }),
     }
   }
   if ("memory" in target) {
@@ -73,6 +97,45 @@ export async function createDb(target: DbTarget): Promise<Database> {
     release()
     throw error
   }
+}
+
+export const QUERY_TIMEOUT = "QUERY_TIMEOUT"
+
+/**
+ * Gives every query of the pool a deadline. postgres.js bounds connecting (connect_timeout) and
+ * Postgres bounds a running statement (statement_timeout), but nothing bounds a query on a socket
+ * that went silent (a frozen server or network path) or one queued behind such queries: it waits
+ * for the whole outage. At the deadline the caller gets a QUERY_TIMEOUT error; a query that was
+ * never sent is withdrawn (it will not run later), one already sent may still complete once the
+ * socket answers, and its connection is usable again then (or replaced when it closes).
+ */
+function withQueryDeadline(client: postgres.Sql, ms: number): QueryStats {
+  const stats: QueryStats = { inFlight: 0, timedOut: 0 }
+  const unsafe = client.unsafe.bind(client)
+  client.unsafe = ((...args: Parameters<typeof unsafe>) => {
+    const query = unsafe(...args)
+    stats.inFlight++
+    const timer = setTimeout(() => {
+      stats.timedOut++
+      const error = Object.assign(new Error(`query did not complete within ${ms} ms`), {
+        code: QUERY_TIMEOUT,
+      })
+      const pending = query as unknown as { reject(e: Error): void; state: unknown }
+      pending.reject(error)
+      // A query still waiting for a connection is withdrawn, so it never runs later. One already
+      // written to a connection is left to finish there in order: postgres.js's cancel() would
+      // skip it in the connection's pipeline and hand its results to the next query.
+      if (!pending.state) void Promise.resolve(query.cancel()).catch(() => {})
+    }, ms)
+    const settle = () => {
+      clearTimeout(timer)
+      stats.inFlight--
+    }
+    // The query runs when first awaited (a microtask after this), so this starts nothing early.
+    query.then(settle, settle)
+    return query
+  }) as typeof client.unsafe
+  return stats
 }
 
 // Directories this process holds. A lock file naming our own pid but not listed here was left by

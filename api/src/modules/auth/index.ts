@@ -1,8 +1,8 @@
 import { Elysia } from "elysia"
 import { authPlugin } from "../../auth"
 import type { Deps, Limits } from "../../context"
+import { answers } from "../../docs"
 import { tooManyRequests } from "../../errors"
-import { errorResponses } from "../../model"
 import { clientAddress, createRateLimiter } from "../../rate-limit"
 import { LoginBody, MeResponse, TokenResponse } from "./model"
 import { login } from "./service"
@@ -20,8 +20,15 @@ export const authRoutes = (deps: Deps, limits: Limits) => {
       },
       {
         body: LoginBody,
-        response: { 200: TokenResponse, ...errorResponses },
-        detail: { summary: "Exchange a username and password for a JWT" },
+        response: {
+          200: TokenResponse,
+          401: answers("Wrong username or password, or the user is deactivated"),
+          429: answers("Over the login attempts allowed per address a minute; see Retry-After"),
+        },
+        detail: {
+          summary: "Exchange a username and password for a JWT",
+          description: "Credential: none (the username and password in the body).",
+        },
       },
     )
     .get(
@@ -34,7 +41,7 @@ export const authRoutes = (deps: Deps, limits: Limits) => {
       }),
       {
         auth: "any",
-        response: { 200: MeResponse, ...errorResponses },
+        response: { 200: MeResponse },
         detail: { summary: "Who the credentials belong to" },
       },
     )

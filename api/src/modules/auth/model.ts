@@ -1,8 +1,9 @@
 import { t } from "elysia"
+import { Text } from "../../model"
 
 export const LoginBody = t.Object({
-  username: t.String({ minLength: 1, maxLength: 100 }),
-  password: t.String({ minLength: 1, maxLength: 1024 }),
+  username: Text({ minLength: 1, maxLength: 100 }),
+  password: Text({ minLength: 1, maxLength: 1024 }),
 })
 
 export const TokenResponse = t.Object({

@@ -2,7 +2,6 @@ import { sql } from "drizzle-orm"
 import { Elysia, t } from "elysia"
 import type { Deps } from "../../context"
 import { databaseUnavailable } from "../../errors"
-import { ErrorBody } from "../../model"
 
 const PROBE_TIMEOUT_MS = 2_000
 
@@ -16,15 +15,18 @@ export const healthRoutes = ({ db }: Deps) =>
       })
       try {
         await Promise.race([db.execute(sql`select 1`), timeout])
-      } catch {
-        throw databaseUnavailable()
+      } catch (error) {
+        throw databaseUnavailable(error)
       } finally {
         clearTimeout(timer)
       }
       return { status: "ok" as const }
     },
     {
-      response: { 200: t.Object({ status: t.Literal("ok") }), 503: ErrorBody },
-      detail: { summary: "200 when the database answers, else 503" },
+      response: { 200: t.Object({ status: t.Literal("ok") }) },
+      detail: {
+        summary: "200 when the database answers, else 503",
+        description: "Credential: none.",
+      },
     },
   )

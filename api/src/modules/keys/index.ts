@@ -1,8 +1,8 @@
 import { Elysia, t } from "elysia"
 import { authPlugin } from "../../auth"
 import type { Deps } from "../../context"
+import { answers } from "../../docs"
 import { forbidden } from "../../errors"
-import { errorResponses } from "../../model"
 import { CreatedKey, CreateKeyBody, KeyIdParams, KeySummary, RevokedKey } from "./model"
 import { createKey, listKeys, revokeKey } from "./service"
 
@@ -29,18 +29,23 @@ export const keyRoutes = (deps: Deps) =>
       {
         auth: "jwt",
         body: CreateKeyBody,
-        response: { 200: CreatedKey, ...errorResponses },
+        response: {
+          200: CreatedKey,
+          403: answers(
+            "An API key was sent instead of a JWT, or a non-admin asked for 'telegram:service'",
+          ),
+        },
         detail: { summary: "Create an API key (the raw key is returned only here)" },
       },
     )
     .get("", ({ principal }) => listKeys(deps.db, principal.userId), {
       auth: "jwt",
-      response: { 200: t.Array(KeySummary), ...errorResponses },
+      response: { 200: t.Array(KeySummary) },
       detail: { summary: "The caller's keys (never the raw key or its hash)" },
     })
     .delete("/:id", ({ params, principal }) => revokeKey(deps.db, params.id, principal.userId), {
       auth: "jwt",
       params: KeyIdParams,
-      response: { 200: RevokedKey, ...errorResponses },
+      response: { 200: RevokedKey, 404: answers("No such key among the caller's") },
       detail: { summary: "Revoke one of the caller's keys" },
     })

@@ -1,4 +1,5 @@
 import { t } from "elysia"
+import { Text } from "../../model"
 
 export const ScopeSchema = t.Union([
   t.Literal("telegram:service"),
@@ -7,7 +8,7 @@ export const ScopeSchema = t.Union([
 ])
 
 export const CreateKeyBody = t.Object({
-  name: t.String({ minLength: 1, maxLength: 100 }),
+  name: Text({ minLength: 1, maxLength: 100 }),
   scopes: t.Optional(t.Array(ScopeSchema, { uniqueItems: true, maxItems: 3 })),
   expires_days: t.Optional(t.Integer({ minimum: 1, maximum: 3650 })),
 })
@@ -30,6 +31,6 @@ export const KeySummary = t.Object({
   expires_at: t.Nullable(t.String()),
 })
 
-export const KeyIdParams = t.Object({ id: t.String({ format: "uuid" }) })
+export const KeyIdParams = t.Object({ id: Text({ format: "uuid" }) })
 
 export const RevokedKey = t.Object({ id: t.String(), is_active: t.Literal(false) })

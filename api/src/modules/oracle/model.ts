@@ -1,4 +1,5 @@
 import { t } from "elysia"
+import { CalendarDate, Text } from "../../model"
 
 export const Profile = t.Object({
   id: t.Integer(),
@@ -8,6 +9,6 @@ export const Profile = t.Object({
 })
 
 export const CreateProfileBody = t.Object({
-  name: t.String({ minLength: 1, maxLength: 100 }),
-  birthday: t.String({ format: "date", description: "YYYY-MM-DD" }),
+  name: Text({ minLength: 1, maxLength: 100 }),
+  birthday: CalendarDate(),
 })

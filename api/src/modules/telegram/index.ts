@@ -2,7 +2,8 @@ import { Elysia, t } from "elysia"
 import { authPlugin } from "../../auth"
 import type { Deps, Limits } from "../../context"
 import { tooManyRequests } from "../../errors"
-import { ChatIdParams, errorResponses } from "../../model"
+import { answers } from "../../docs"
+import { ChatIdParams } from "../../model"
 import { createRateLimiter } from "../../rate-limit"
 import { Profile } from "../oracle/model"
 import {
@@ -29,9 +30,6 @@ import {
   unlinkChat,
 } from "./service"
 
-const SERVICE_ONLY =
-  "Needs an API key with the `telegram:service` scope (the bot's key); other credentials get 403."
-
 export const telegramRoutes = (deps: Deps, limits: Limits) => {
   // Guesses of API keys through the bot: each chat gets a small budget. Only callers that passed
   // authentication reach it, so nobody can spend another chat's budget with junk requests.
@@ -57,10 +55,15 @@ export const telegramRoutes = (deps: Deps, limits: Limits) => {
       {
         auth: "telegram:service",
         body: TelegramLinkRequest,
-        response: { 200: TelegramLinkResponse, ...errorResponses },
+        response: {
+          200: TelegramLinkResponse,
+          401: answers("The API key in the body is invalid, expired or revoked (invalid_api_key)"),
+          404: answers("The key's owner is deactivated (user_inactive)"),
+          429: answers("Too many link attempts for this chat; see Retry-After"),
+        },
         detail: {
           summary: "Link a Telegram chat to the account owning the API key in the body",
-          description: `${SERVICE_ONLY} Only Telegram, through the bot, proves whose chat an id is. Upserts by chat id; 401 \`invalid_api_key\` for a bad key in the body, 404 \`user_inactive\`, 429 after 10 attempts a minute for one chat.`,
+          description: `Only Telegram, through the bot, proves whose chat an id is. Upserts by chat id; 401 \`invalid_api_key\` for a bad key in the body, 404 \`user_inactive\`, 429 after 10 attempts a minute for one chat.`,
         },
       },
     )
@@ -77,7 +80,7 @@ export const telegramRoutes = (deps: Deps, limits: Limits) => {
       },
       {
         auth: "any",
-        response: { 201: LinkTokenResponse, ...errorResponses },
+        response: { 201: LinkTokenResponse },
         detail: {
           summary: "A one-time deep link that links the caller's Telegram chat in one tap",
           description:
@@ -100,16 +103,21 @@ export const telegramRoutes = (deps: Deps, limits: Limits) => {
       {
         auth: "telegram:service",
         body: LinkTokenRedeemRequest,
-        response: { 200: TelegramLinkResponse, ...errorResponses },
+        response: {
+          200: TelegramLinkResponse,
+          404: answers(
+            "The token is unknown, expired or used (invalid_token), or its user is deactivated (user_inactive)",
+          ),
+        },
         detail: {
           summary: "Link a chat with a deep-link token (the bot's /start <token>)",
-          description: `${SERVICE_ONLY} 404 \`invalid_token\` when the token is unknown, expired or already used; 404 \`user_inactive\`. A token links exactly one chat, once, even when redeemed concurrently.`,
+          description: `404 \`invalid_token\` when the token is unknown, expired or already used; 404 \`user_inactive\`. A token links exactly one chat, once, even when redeemed concurrently.`,
         },
       },
     )
     .get("/links", ({ principal }) => listLinks(deps.db, principal.userId), {
       auth: "any",
-      response: { 200: t.Array(TelegramLinkSummary), ...errorResponses },
+      response: { 200: t.Array(TelegramLinkSummary) },
       detail: {
         summary: "The caller's own linked chats",
         description:
@@ -119,10 +127,10 @@ export const telegramRoutes = (deps: Deps, limits: Limits) => {
     .get("/status/:chat_id", ({ params }) => chatStatus(deps.db, params.chat_id, deps.now()), {
       auth: "telegram:service",
       params: ChatIdParams,
-      response: { 200: TelegramUserStatus, ...errorResponses },
+      response: { 200: TelegramUserStatus },
       detail: {
         summary: "Link status of a chat, with the user's profile and reading counts",
-        description: `${SERVICE_ONLY} Answers for a blocked chat too: the user wrote to the bot, so it is unblocked.`,
+        description: `Answers for a blocked chat too: the user wrote to the bot, so it is unblocked.`,
       },
     })
     .delete(
@@ -131,7 +139,11 @@ export const telegramRoutes = (deps: Deps, limits: Limits) => {
       {
         auth: "any",
         params: ChatIdParams,
-        response: { 200: UnlinkResponse, ...errorResponses },
+        response: {
+          200: UnlinkResponse,
+          403: answers("The chat is linked to another account"),
+          404: answers("The chat is not linked (not_linked)"),
+        },
         detail: {
           summary: "Unlink a chat (the bot's service key, or the linked user's own credentials)",
         },
@@ -140,10 +152,9 @@ export const telegramRoutes = (deps: Deps, limits: Limits) => {
     .get("/profile/:chat_id", ({ params }) => chatProfiles(deps.db, params.chat_id, deps.now()), {
       auth: "telegram:service",
       params: ChatIdParams,
-      response: { 200: t.Array(Profile), ...errorResponses },
+      response: { 200: t.Array(Profile), 404: answers("The chat is not linked (not_linked)") },
       detail: {
         summary: "Oracle profiles of the user a chat is linked to",
-        description: SERVICE_ONLY,
       },
     })
     .put(
@@ -153,10 +164,10 @@ export const telegramRoutes = (deps: Deps, limits: Limits) => {
         auth: "telegram:service",
         params: ChatIdParams,
         body: ChatBlockedRequest,
-        response: { 200: ChatState, ...errorResponses },
+        response: { 200: ChatState, 404: answers("The chat is not linked (not_linked)") },
         detail: {
           summary: "Record that the bot can no longer (or again) reach a chat",
-          description: `${SERVICE_ONLY} The bot reports \`my_chat_member\` updates (the user blocked or unblocked it, or it was removed from a group) and 403 answers from Telegram. Blocked chats keep their link but receive no notifications. 404 \`not_linked\` when the chat has never been linked.`,
+          description: `The bot reports \`my_chat_member\` updates (the user blocked or unblocked it, or it was removed from a group) and 403 answers from Telegram. Blocked chats keep their link but receive no notifications. 404 \`not_linked\` when the chat has never been linked.`,
         },
       },
     )
@@ -167,10 +178,10 @@ export const telegramRoutes = (deps: Deps, limits: Limits) => {
         auth: "telegram:service",
         params: ChatIdParams,
         body: ChatMigrationRequest,
-        response: { 200: ChatState, ...errorResponses },
+        response: { 200: ChatState, 404: answers("The chat is not linked (not_linked)") },
         detail: {
           summary: "A group became a supergroup: its link moves to the new chat id",
-          description: `${SERVICE_ONLY} Idempotent; answers the link under \`to_chat_id\`. 404 \`not_linked\` when neither chat id is linked.`,
+          description: `Idempotent; answers the link under \`to_chat_id\`. 404 \`not_linked\` when neither chat id is linked.`,
         },
       },
     )

@@ -1,12 +1,12 @@
 import { t } from "elysia"
-import { ChatId } from "../../model"
+import { ChatId, Text } from "../../model"
 
-const TelegramUsername = t.Optional(t.Nullable(t.String({ maxLength: 100 })))
+const TelegramUsername = t.Optional(t.Nullable(Text({ maxLength: 100 })))
 
 export const TelegramLinkRequest = t.Object({
   telegram_chat_id: ChatId,
   telegram_username: TelegramUsername,
-  api_key: t.String({ minLength: 1, maxLength: 200, description: "The user's raw NPS API key" }),
+  api_key: Text({ minLength: 1, maxLength: 200, description: "The user's raw NPS API key" }),
 })
 
 export const TelegramLinkResponse = t.Object({
@@ -33,7 +33,7 @@ export const LinkTokenResponse = t.Object({
 })
 
 export const LinkTokenRedeemRequest = t.Object({
-  token: t.String({
+  token: Text({
     pattern: "^[A-Za-z0-9_-]{1,64}$",
     description: "the token from the deep link: 1–64 characters of A-Za-z0-9_-",
   }),
