@@ -91,7 +91,17 @@ export const authPlugin = (deps: Deps) => {
   const principals = new WeakMap<Request, Principal>()
   return new Elysia().macro({
     auth: (requirement: AuthRequirement) => ({
-      detail: documented(requirement),
+      // Not `detail`: a macro's detail replaces the route's own description. The credential
+      // sentence goes first and the route's notes follow it.
+      introspect(option) {
+        const hook = option as { detail?: { description?: string; security?: unknown } }
+        const { security, description } = documented(requirement)
+        hook.detail = {
+          ...hook.detail,
+          security,
+          description: [description, hook.detail?.description].filter(Boolean).join(" "),
+        }
+      },
       async transform({ request }) {
         const header = request.headers.get("authorization") ?? undefined
         const principal = await authenticate(deps, header)

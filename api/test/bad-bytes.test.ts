@@ -49,6 +49,7 @@ describeEachDb("bad bytes", (ctx) => {
   test("a NUL in any stored or looked-up string is a 422 naming the field, never a 500", async () => {
     const { app, logText } = makeApp(ctx.db)
     const alice = await seedUser(ctx.db)
+    const bot = await seedServiceKey(ctx.db)
     const jwt = (
       await req(app, "POST", "/api/auth/login", {
         body: { username: "alice", password: alice.password },
@@ -67,13 +68,16 @@ describeEachDb("bad bytes", (ctx) => {
       [
         "POST",
         "/api/telegram/link",
-        { body: { telegram_chat_id: 1, telegram_username: `u${NUL}`, api_key: alice.key } },
+        {
+          token: bot.key,
+          body: { telegram_chat_id: 1, telegram_username: `u${NUL}`, api_key: alice.key },
+        },
         "telegram_username",
       ],
       [
         "POST",
         "/api/telegram/link",
-        { body: { telegram_chat_id: 1, api_key: `${alice.key}${NUL}` } },
+        { token: bot.key, body: { telegram_chat_id: 1, api_key: `${alice.key}${NUL}` } },
         "api_key",
       ],
     ]
@@ -88,10 +92,9 @@ describeEachDb("bad bytes", (ctx) => {
       expect(res.body.message).toBe(`Invalid ${field}: must not contain NUL characters`)
     }
     // Path parameters too (percent-encoded, as a client must send them).
-    const svc = await seedServiceKey(ctx.db)
     for (const path of ["/api/auth/api-keys/a%00b", "/api/telegram/link/1%00"]) {
       const res = await req(app, "DELETE", path, {
-        token: path.includes("api-keys") ? jwt : svc.key,
+        token: path.includes("api-keys") ? jwt : bot.key,
       })
       expect(res.status).toBe(422)
     }

@@ -87,9 +87,15 @@ test("each operation names its credential and lists exactly the statuses it answ
       security: jwtOrKey("oracle:write"),
     },
     "POST /api/telegram/link": {
-      statuses: sorted([200, ...body, 401, 404, 429, 503]),
-      security: none,
+      statuses: sorted([200, ...body, 401, 403, 404, 429, 503]),
+      security: service,
     },
+    "POST /api/telegram/link-tokens": { statuses: [201, 401, 503], security: jwtOrKey() },
+    "POST /api/telegram/link-tokens/redeem": {
+      statuses: sorted([200, ...body, 401, 403, 404, 503]),
+      security: service,
+    },
+    "GET /api/telegram/links": { statuses: [200, 401, 503], security: jwtOrKey() },
     "GET /api/telegram/status/{chat_id}": {
       statuses: [200, 401, 403, 422, 503],
       security: service,
@@ -100,6 +106,14 @@ test("each operation names its credential and lists exactly the statuses it answ
     },
     "GET /api/telegram/profile/{chat_id}": {
       statuses: [200, 401, 403, 404, 422, 503],
+      security: service,
+    },
+    "PUT /api/telegram/chats/{chat_id}/blocked": {
+      statuses: sorted([200, ...body, 401, 403, 404, 503]),
+      security: service,
+    },
+    "POST /api/telegram/chats/{chat_id}/migration": {
+      statuses: sorted([200, ...body, 401, 403, 404, 503]),
       security: service,
     },
   })
@@ -116,5 +130,9 @@ test("each operation names its credential and lists exactly the statuses it answ
     }
   expect(doc.paths["/api/oracle/profiles"]?.get?.description).toBe(
     "Credential: a JWT, or an API key with the `oracle:read` scope.",
+  )
+  // A route's own notes follow the credential sentence instead of replacing it.
+  expect(doc.paths["/api/telegram/status/{chat_id}"]?.get?.description).toBe(
+    "Credential: an API key with the `telegram:service` scope. Answers for a blocked chat too: the user wrote to the bot, so it is unblocked.",
   )
 })

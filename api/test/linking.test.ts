@@ -5,15 +5,7 @@ import { telegramLinks, telegramLinkTokens } from "@nps/db"
 import { redact } from "@nps/log"
 import { eq } from "drizzle-orm"
 import { deactivateUser } from "../src/modules/auth/service"
-import {
-  describeEachDb,
-  makeApp,
-  openTestDatabase,
-  req,
-  seedServiceKey,
-  seedUser,
-  testConfig,
-} from "./helpers"
+import { describeEachDb, makeApp, req, seedServiceKey, seedUser, testConfig } from "./helpers"
 
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{1,64}$/
 const sha256 = (text: string) => new Bun.CryptoHasher("sha256").update(text).digest("hex")
@@ -333,36 +325,4 @@ describeEachDb("the caller's chats, blocked and migrated chats", (ctx) => {
     expect((await status(app, -1005)).username).toBe("bob")
     expect(await status(app, -5)).toEqual({ linked: false })
   })
-})
-
-test("/swagger documents the linking endpoints with the credential each needs", async () => {
-  const database = await openTestDatabase("pglite")
-  const { app } = makeApp(database.db)
-  app.listen({ hostname: "127.0.0.1", port: 0 })
-  try {
-    const res = await fetch(`http://127.0.0.1:${app.server?.port}/swagger/json`)
-    const { paths } = (await res.json()) as {
-      paths: Record<string, Record<string, { security?: unknown[]; description?: string }>>
-    }
-    const op = (path: string, method: string) => paths[path]?.[method]
-    for (const [path, method] of [
-      ["/api/telegram/link", "post"],
-      ["/api/telegram/link-tokens/redeem", "post"],
-      ["/api/telegram/chats/{chat_id}/blocked", "put"],
-      ["/api/telegram/chats/{chat_id}/migration", "post"],
-    ] as const) {
-      expect(op(path, method)?.security).toEqual([{ bearer: [] }])
-      expect(op(path, method)?.description).toContain("`telegram:service`")
-    }
-    for (const [path, method] of [
-      ["/api/telegram/link-tokens", "post"],
-      ["/api/telegram/links", "get"],
-    ] as const) {
-      expect(op(path, method)?.security).toEqual([{ bearer: [] }])
-      expect(op(path, method)?.description).toContain("JWT or API key")
-    }
-  } finally {
-    await app.stop()
-    await database.close()
-  }
 })

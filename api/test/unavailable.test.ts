@@ -73,7 +73,11 @@ if (process.env.TEST_DATABASE_URL) {
           { token: alice.key, body: { name: "X", birthday: "1990-01-02" } },
         ],
         ["POST", "/api/auth/login", { body: { username: "alice", password: alice.password } }],
-        ["POST", "/api/telegram/link", { body: { telegram_chat_id: 42, api_key: alice.key } }],
+        [
+          "POST",
+          "/api/telegram/link",
+          { token: svc.key, body: { telegram_chat_id: 42, api_key: alice.key } },
+        ],
         ["GET", "/api/auth/me", { token: alice.key }],
       ]
       const timed = async ([method, path, options]: (typeof calls)[number]) => {

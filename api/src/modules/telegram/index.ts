@@ -1,8 +1,8 @@
 import { Elysia, t } from "elysia"
 import { authPlugin } from "../../auth"
 import type { Deps, Limits } from "../../context"
-import { tooManyRequests } from "../../errors"
 import { answers } from "../../docs"
+import { tooManyRequests } from "../../errors"
 import { ChatIdParams } from "../../model"
 import { createRateLimiter } from "../../rate-limit"
 import { Profile } from "../oracle/model"
@@ -84,7 +84,7 @@ export const telegramRoutes = (deps: Deps, limits: Limits) => {
         detail: {
           summary: "A one-time deep link that links the caller's Telegram chat in one tap",
           description:
-            "Needs the user's JWT or API key (any scope). Redirect the user to `url`: Telegram opens the bot, which links the chat. The token works once, for 10 minutes; only its hash is stored.",
+            "Redirect the user to `url`: Telegram opens the bot, which links the chat. The token works once, for 10 minutes; only its hash is stored.",
         },
       },
     )
@@ -121,7 +121,7 @@ export const telegramRoutes = (deps: Deps, limits: Limits) => {
       detail: {
         summary: "The caller's own linked chats",
         description:
-          "Needs the user's JWT or API key (any scope). Unlinked chats are listed with `is_active: false`; `blocked` means the user blocked the bot there.",
+          "Unlinked chats are listed with `is_active: false`; `blocked` means the user blocked the bot there.",
       },
     })
     .get("/status/:chat_id", ({ params }) => chatStatus(deps.db, params.chat_id, deps.now()), {
