@@ -18,8 +18,8 @@ interface BotProcess {
   ): Promise<Record<string, unknown>>
 }
 
-function spawnBot(env: Record<string, string>): BotProcess {
-  const proc = Bun.spawn(["bun", MAIN], {
+function spawnBot(env: Record<string, string>, args: string[] = []): BotProcess {
+  const proc = Bun.spawn(["bun", MAIN, ...args], {
     cwd: ROOT,
     // Nothing inherited but what bun needs: the test's own environment must not leak in.
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
@@ -95,6 +95,29 @@ const botEnv = (standIn: BotApiStandIn, extra: Record<string, string> = {}) => (
 })
 
 describe("main.ts", () => {
+  test("--help / -h prints the usage and every variable, and does nothing else", async () => {
+    const standIn = await startStandIn()
+    for (const flag of ["--help", "-h"]) {
+      const bot = spawnBot(botEnv(standIn, { METRICS_PORT: "0" }), [flag])
+      expect(await bot.proc.exited).toBe(0)
+      const output = bot.lines.join("\n")
+      expect(output).toStartWith("Usage: bun bot/src/main.ts")
+      for (const variable of ["NPS_BOT_TOKEN", "TELEGRAM_API_ROOT", "METRICS_PORT", "LOG_LEVEL"])
+        expect(output).toContain(variable)
+    }
+    expect(standIn.calls).toEqual([]) // not even getMe
+  })
+
+  test("an argument it does not know is an error, before anything starts", async () => {
+    const standIn = await startStandIn()
+    for (const args of [["--hepl"], ["start"]]) {
+      const bot = spawnBot(botEnv(standIn), args)
+      expect(await bot.proc.exited).toBe(1)
+      expect(bot.lines.join("\n")).toContain("Run bun bot/src/main.ts --help for usage.")
+    }
+    expect(standIn.calls).toEqual([])
+  })
+
   test("without NPS_BOT_TOKEN it logs the seed's message and exits 1", async () => {
     const bot = spawnBot({})
     expect(await bot.proc.exited).toBe(1)

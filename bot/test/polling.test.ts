@@ -42,10 +42,13 @@ describe("polling", () => {
     expect(standIn.calls.some((c) => c.method === "deleteWebhook")).toBe(false)
   })
 
-  test("asks for messages only, with a long-poll timeout, and registers the command menu at start", async () => {
-    h = await startHarness()
-    const poll = await h.standIn.waitForRequest("getUpdates")
-    expect(poll).toMatchObject({ allowed_updates: ["message"], timeout: 30 })
+  test("asks for messages only, at once first (health within a second), then long-polls, and registers the command menu", async () => {
+    h = await startHarness({ start: false })
+    const longPoll = h.standIn.waitForRequest("getUpdates", (p) => p.timeout === 30)
+    await h.nps.start()
+    expect(await longPoll).toMatchObject({ allowed_updates: ["message"] })
+    const first = h.standIn.calls.find((c) => c.method === "getUpdates")
+    expect(first?.params).toMatchObject({ allowed_updates: ["message"], timeout: 0 })
     expect(h.standIn.calls.find((c) => c.method === "setMyCommands")?.status).toBe(200)
   })
 
