@@ -269,6 +269,8 @@ export function createBot(options: CreateBotOptions): NpsBot {
       : undefined,
   })
 
+  metrics?.track({ pending: () => dispatcher.pending, lastPollAt: () => poller.lastSuccessAt })
+
   let started = false
   let stopped = false
 

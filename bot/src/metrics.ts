@@ -14,16 +14,19 @@ export interface BotMetrics {
   telegramError(method: string, code: number | "network"): void
   /** A message over the per-chat limit; `replied` when it got the one "Slow down". */
   rateLimited(replied: boolean): void
+  /** Where the gauges read their values when scraped (the bot, once it is built). */
+  track(sources: GaugeSources): void
 }
 
-export interface BotMetricsOptions {
-  /** Read when scraped: updates queued or running. */
-  pending?: () => number
-  /** Read when scraped: when getUpdates last succeeded (ms since epoch). */
-  lastPollAt?: () => number | undefined
+export interface GaugeSources {
+  /** Updates queued or running. */
+  pending(): number
+  /** When getUpdates last succeeded (ms since epoch). */
+  lastPollAt(): number | undefined
 }
 
-export function createBotMetrics(options: BotMetricsOptions = {}): BotMetrics {
+export function createBotMetrics(): BotMetrics {
+  let sources: GaugeSources | undefined
   const registry = new Registry()
   const registers = [registry]
   const updates = new Counter({
@@ -56,7 +59,7 @@ export function createBotMetrics(options: BotMetricsOptions = {}): BotMetrics {
     help: "Updates queued or being handled",
     registers,
     collect() {
-      this.set(options.pending?.() ?? 0)
+      this.set(sources?.pending() ?? 0)
     },
   })
   new Gauge({
@@ -64,7 +67,7 @@ export function createBotMetrics(options: BotMetricsOptions = {}): BotMetrics {
     help: "When getUpdates last succeeded (0: not yet)",
     registers,
     collect() {
-      this.set((options.lastPollAt?.() ?? 0) / 1000)
+      this.set((sources?.lastPollAt() ?? 0) / 1000)
     },
   })
   new Gauge({
@@ -83,6 +86,9 @@ export function createBotMetrics(options: BotMetricsOptions = {}): BotMetrics {
       apiCalls.observe({ endpoint, status: String(status) }, seconds),
     telegramError: (method, code) => telegramErrors.inc({ method, code: String(code) }),
     rateLimited: (replied) => rateLimited.inc({ replied: String(replied) }),
+    track: (given) => {
+      sources = given
+    },
   }
 }
 
