@@ -33,6 +33,11 @@ export interface CreateBotOptions {
   concurrency?: number
   /** How long stop() lets in-flight updates finish. */
   drainTimeoutMs?: number
+  /**
+   * After that, NPS API calls still waiting give up ("temporarily unavailable"), and the updates
+   * get this long to send that reply.
+   */
+  drainGraceMs?: number
   polling?: Pick<
     PollerOptions,
     "timeoutSeconds" | "backoff" | "alertAfter" | "sleep" | "fetch" | "deadlineMarginMs"
@@ -43,7 +48,7 @@ export interface CreateBotOptions {
    * maxDelayMs are not retried (the user would not be waiting anyway).
    */
   sendRetry?: { maxAttempts: number; maxDelayMs: number }
-  /** How long one outgoing Bot API call may go without a byte before it counts as failed. */
+  /** How long one outgoing Bot API call may take before it counts as failed. */
   telegramTimeoutMs?: number
   /** Prometheus metrics to record into (METRICS_PORT); none when absent. */
   metrics?: BotMetrics
@@ -96,21 +101,33 @@ export function createBot(options: CreateBotOptions): NpsBot {
     logger,
     now = Date.now,
     drainTimeoutMs = 5_000,
+    drainGraceMs = 2_000,
     sleep = abortableSleep,
   } = options
   const sendRetry = options.sendRetry ?? { maxAttempts: 3, maxDelayMs: 5_000 }
   const metrics = options.metrics
+  const telegramTimeoutMs = options.telegramTimeoutMs ?? 15_000
   const bot = new Bot(config.token, {
-    // Bun's per-request idle timeout: a hung Bot API call cannot pin a chat's lane forever.
     api: {
       baseURL: `${config.telegramApiRoot}/bot`,
-      fetchOptions: { timeout: options.telegramTimeoutMs ?? 15_000 } as RequestInit,
+      // A deadline per call, so a hung Bot API call cannot pin a chat's lane. A getter because
+      // GramIO spreads fetchOptions into every request: each call gets a fresh signal. (Bun's
+      // own `timeout` is checked on a coarse timer and fires seconds late.)
+      fetchOptions: {
+        get signal() {
+          return AbortSignal.timeout(telegramTimeoutMs)
+        },
+      },
     },
     ...(options.info && { info: options.info }),
   })
   const limiter = createRateLimiter({ limit: config.rateLimit, now })
   const outcomes = new WeakMap<object, Outcome>()
-  const deps: CommandDeps = { api, logger }
+  // At the drain deadline, calls still waiting on the NPS API give up: the user hears
+  // "temporarily unavailable" and the update is done. Left running, it would be cut off by the
+  // exit unanswered — and never come again, since the next poll's offset already told Telegram.
+  const giveUp = new AbortController()
+  const deps: CommandDeps = { api: abandonable(api, giveUp.signal), logger }
   const lifecycle = new AbortController()
   /** An error's kind and message, with the token (which Bot API URLs contain) blanked out. */
   const safeMessage = (error: unknown) =>
@@ -336,14 +353,25 @@ export function createBot(options: CreateBotOptions): NpsBot {
       stopped = true
       lifecycle.abort()
       await poller.stop()
-      let timer: ReturnType<typeof setTimeout> | undefined
-      const drained = await Promise.race([
-        dispatcher.idle().then(() => true),
-        new Promise<false>((resolve) => {
-          timer = setTimeout(() => resolve(false), drainTimeoutMs)
-        }),
-      ])
-      clearTimeout(timer)
+      const idleWithin = async (ms: number) => {
+        let timer: ReturnType<typeof setTimeout> | undefined
+        const idle = await Promise.race([
+          dispatcher.idle().then(() => true),
+          new Promise<false>((resolve) => {
+            timer = setTimeout(() => resolve(false), ms)
+          }),
+        ])
+        clearTimeout(timer)
+        return idle
+      }
+      let drained = await idleWithin(drainTimeoutMs)
+      if (!drained) {
+        logger.warn("updates still waiting on the NPS API; answering them as unavailable", {
+          pending: dispatcher.pending,
+        })
+        giveUp.abort()
+        drained = await idleWithin(drainGraceMs)
+      }
       if (!drained)
         logger.warn("stopped before every update finished", { pending: dispatcher.pending })
       // Confirm everything finished, up to the first unfinished update (which must come again).
@@ -358,4 +386,20 @@ export function createBot(options: CreateBotOptions): NpsBot {
       pending: dispatcher.pending,
     }),
   }
+}
+
+/** The same API, except that once `signal` aborts every call (waiting or new) is "unavailable". */
+function abandonable(api: NpsApi, signal: AbortSignal): NpsApi {
+  const unavailable = { kind: "unavailable" } as const
+  const abandoned = new Promise<typeof unavailable>((resolve) =>
+    signal.addEventListener("abort", () => resolve(unavailable), { once: true }),
+  )
+  // Every NpsApi result type includes { kind: "unavailable" } (api-client.ts Failure).
+  return Object.fromEntries(
+    Object.entries(api).map(([name, call]: [string, (...args: unknown[]) => Promise<unknown>]) => [
+      name,
+      (...args: unknown[]) =>
+        signal.aborted ? Promise.resolve(unavailable) : Promise.race([call(...args), abandoned]),
+    ]),
+  ) as unknown as NpsApi
 }

@@ -66,7 +66,9 @@ const api = createApiClient({
   logger,
   metrics,
 })
-const bot = createBot({ config, api, logger, drainTimeoutMs: 5_000, metrics })
+// Stopping: 4 s for updates in flight, 2 s more to answer those stuck on the API, 2 s at most to
+// tell Telegram what was handled — inside the 9 s deadline below and the contract's 10 s.
+const bot = createBot({ config, api, logger, drainTimeoutMs: 4_000, drainGraceMs: 2_000, metrics })
 
 // `bun --hot` (dev:bot) runs this file again in the same process on every edit. The previous bot
 // must stop polling before this one starts, or the two fight over getUpdates (409); process-wide

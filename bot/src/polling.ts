@@ -254,7 +254,7 @@ export function createPoller(options: PollerOptions): Poller {
       if (upTo <= confirmedOffset) return
       try {
         // limit 1, timeout 0: returns at most one newer update, which stays unconfirmed.
-        await request({ offset: upTo, timeout: 0, limit: 1 }, AbortSignal.timeout(3_000))
+        await request({ offset: upTo, timeout: 0, limit: 1 }, AbortSignal.timeout(2_000))
         confirmedOffset = upTo
         logger.debug("offset confirmed", { offset: upTo })
       } catch (error) {
