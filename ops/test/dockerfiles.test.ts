@@ -136,6 +136,7 @@ for (const image of IMAGES) {
 test("the lint:docker script lints compose.yaml and both Dockerfiles", () => {
   const script = rootPackage().scripts["lint:docker"] ?? ""
   expect(script).toContain("dclint compose.yaml --max-warnings 0")
+  expect(script).toContain("dclint ops/docker/compose.standin.yaml --max-warnings 0")
   for (const { dockerfile } of IMAGES)
     expect(script).toContain(`dockerfile-utils lint ${dockerfile}`)
   expect(read(".ci/run")).toContain("bun run lint:docker")
