@@ -10,7 +10,9 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { freePort, parseEnvFile, ROOT, read } from "../test/helpers"
 
-const PROJECT = "nps-telegram-dockertest"
+// Its own project per run (runs may overlap on a shared engine); `down --rmi local` removes its
+// images again, while the builder's cache keeps the next build fast.
+const PROJECT = `nps-dockertest-${process.pid}`
 const FILES = ["-f", "compose.yaml", "-f", "ops/docker/compose.standin.yaml"]
 
 async function sh(argv: string[], options: { stdin?: string; timeoutMs?: number } = {}) {
@@ -63,7 +65,7 @@ if (missing) {
   const compose = (args: string[], options?: Parameters<typeof sh>[1]) =>
     sh(["docker", "compose", "-p", PROJECT, "--env-file", envFile, ...FILES, ...args], options)
   afterAll(async () => {
-    await compose(["down", "-v", "--remove-orphans"], { timeoutMs: 120_000 })
+    await compose(["down", "-v", "--rmi", "local", "--remove-orphans"], { timeoutMs: 120_000 })
     rmSync(scratch, { recursive: true, force: true })
   })
 
