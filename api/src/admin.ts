@@ -345,7 +345,8 @@ async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv
   if (name === "--help" || name === "-h" || name === "help") {
     const topic = name === "help" ? args[0] : undefined
-    const command = topic === undefined ? undefined : COMMANDS[topic]
+    const command =
+      topic !== undefined && Object.hasOwn(COMMANDS, topic) ? COMMANDS[topic] : undefined
     if (topic !== undefined && !command)
       throw new UsageError(
         `unknown command ${topic}${didYouMean(topic, Object.keys(COMMANDS))}\n\n${OVERVIEW}`,
