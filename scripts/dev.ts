@@ -9,6 +9,7 @@
 import { randomBytes } from "node:crypto"
 import { dirname, join, relative, resolve } from "node:path"
 import { createDb, migrate } from "@nps/db"
+import { type CommandSpec, helpText, parseCommand, UsageError } from "../api/src/cli"
 import { generateApiKey } from "../api/src/credentials"
 import { type BotApiStandIn, startBotApiStandIn } from "../bot/src/stand-in"
 import { runChat } from "./dev/chat"
@@ -16,6 +17,29 @@ import { type Child, formatRecord, type LogRecord, startChild } from "./dev/chil
 import { type DemoSeed, seedDemo } from "./dev/seed"
 
 const ROOT = resolve(import.meta.dir, "..")
+
+const COMMAND: CommandSpec = {
+  usage: "bun run dev",
+  description: `The whole product on this machine with no setup: embedded Postgres (PGlite) with a demo
+user, the API and the bot, both reloading when their code changes. Without NPS_BOT_TOKEN the
+bot talks to a local stand-in for Telegram and this terminal becomes the chat; Ctrl-C stops.
+
+Reads DATABASE_URL (Postgres instead of PGlite), PGLITE_DIR (default ./.data/pglite), PORT
+(the API's, default 8000) and NPS_BOT_TOKEN (real Telegram) when set, e.g. in .env.`,
+  options: {},
+}
+// --help, or anything it does not understand, before a database or a port is touched.
+try {
+  if (parseCommand(process.argv.slice(2), COMMAND) === "help") {
+    console.log(helpText(COMMAND))
+    process.exit(0)
+  }
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error
+  console.error(`dev: ${error.message}\nRun bun run dev --help for usage.`)
+  process.exit(1)
+}
+
 const env = process.env
 const value = (name: string) => (env[name]?.trim() ? env[name]?.trim() : undefined)
 const colour = Boolean(process.stdout.isTTY) && !value("NO_COLOR")

@@ -2,7 +2,8 @@
 // at start, after a full conversation, and after 10,000 distinct chats have hit the rate limiter.
 // The bot talks to the Bot API stand-in and the real API (PGlite in memory), both in this process,
 // so the numbers are the bot's alone. It runs twice: with Bun's defaults, and with JavaScriptCore's
-// JIT disabled (BUN_JSC_useJIT=0) — most of the growth under load is JIT code, not data.
+// JIT disabled (BUN_JSC_useJIT=0) — most of the growth under load is JIT code, not data — and
+// then as the bot image runs it with METRICS_PORT set, scraped every 1,000 chats.
 // (Measured and dropped: `bun --smol` peaks like the defaults; BUN_JSC_useDFGJIT=0 at ~81 MB.)
 // Prints one JSON object. Usage: bun bot/bench/memory.ts [chats]
 import { readFileSync } from "node:fs"
@@ -85,7 +86,11 @@ async function measure(label: string, extraEnv: Record<string, string>, bunFlags
     })
     for (let i = 0; i < 100; i++) standIn.message(1_000_000 + batch * 100 + i, "/help")
     await page
-    if (batch % 10 === 0) peak = Math.max(peak, rssMb(bot.pid))
+    if (batch % 10 === 0) {
+      if (extraEnv.METRICS_PORT)
+        await (await fetch(`http://127.0.0.1:${extraEnv.METRICS_PORT}/metrics`)).text()
+      peak = Math.max(peak, rssMb(bot.pid))
+    }
   }
   const afterChats = rssMb(bot.pid)
   peak = Math.max(peak, afterChats)
@@ -110,9 +115,20 @@ async function measure(label: string, extraEnv: Record<string, string>, bunFlags
   }
 }
 
+const freePort = () => {
+  const probe = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() })
+  const port = String(probe.port)
+  probe.stop(true)
+  return port
+}
+
 const runs = [
   await measure("bun defaults", {}),
   await measure("JIT disabled (BUN_JSC_useJIT=0)", { BUN_JSC_useJIT: "0" }),
+  await measure("JIT disabled, metrics on (the bot image with METRICS_PORT)", {
+    BUN_JSC_useJIT: "0",
+    METRICS_PORT: freePort(),
+  }),
 ]
 api.stop(true)
 await database.close()

@@ -4,6 +4,7 @@
 import { type Treaty, treaty } from "@elysiajs/eden"
 import type { App } from "@nps/api"
 import { describeError, type Logger } from "@nps/log"
+import type { BotMetrics } from "./metrics"
 
 export type NpsClient = Treaty.Create<App>
 type TelegramRoutes = NpsClient["api"]["telegram"]
@@ -78,6 +79,8 @@ export interface ApiClientOptions {
   totalTimeoutMs?: number
   /** An in-process Elysia app instead of HTTP (tests); skips the network and its timeouts. */
   app?: App
+  /** Records each call's latency by endpoint and status (METRICS_PORT). */
+  metrics?: Pick<BotMetrics, "apiCall">
 }
 
 // Statuses that mean "try again later" rather than "this request is wrong".
@@ -96,7 +99,7 @@ const errorCode = (value: unknown): string | undefined =>
     : undefined
 
 export function createApiClient(options: ApiClientOptions): NpsApi {
-  const { logger, connectTimeoutMs = 5_000, totalTimeoutMs = 10_000 } = options
+  const { logger, metrics, connectTimeoutMs = 5_000, totalTimeoutMs = 10_000 } = options
   const headers = options.serviceKey ? { authorization: `Bearer ${options.serviceKey}` } : undefined
   const fetcher = ((input: string | URL | Request, init?: RequestInit) =>
     fetch(input, {
@@ -123,6 +126,7 @@ export function createApiClient(options: ApiClientOptions): NpsApi {
       // Eden reports a failed fetch as status 503 with no response body.
       if (raw.error && raw.status === 503 && raw.error.value instanceof Error) throw raw.error.value
       const code = raw.error ? errorCode(raw.error.value) : undefined
+      metrics?.apiCall(endpoint, raw.status, (performance.now() - started) / 1000)
       const level = raw.status >= 500 ? "warn" : "debug"
       logger[level]("api call", {
         endpoint,
@@ -133,6 +137,7 @@ export function createApiClient(options: ApiClientOptions): NpsApi {
       })
       return raw
     } catch (error) {
+      metrics?.apiCall(endpoint, "unreachable", (performance.now() - started) / 1000)
       logger.warn("api unreachable", {
         endpoint,
         chat_id: chatId,

@@ -1,7 +1,7 @@
 // createBot: the GramIO bot with its middleware and commands, plus the machinery around it —
 // per-chat ordered dispatch, our own long-polling loop, start-up and a bounded graceful stop.
 // No side effects until start() is called; everything it needs is passed in.
-import { writeFile } from "node:fs/promises"
+import { rm, writeFile } from "node:fs/promises"
 import type { TelegramUpdate, TelegramUser } from "@gramio/types"
 import { describeError, type Logger } from "@nps/log"
 import { Bot, type Context, TelegramError } from "gramio"
@@ -17,6 +17,7 @@ import { statusCommand } from "./commands/status"
 import { unlinkCommand } from "./commands/unlink"
 import type { BotConfig } from "./config"
 import { createDispatcher } from "./dispatcher"
+import type { BotMetrics } from "./metrics"
 import { abortableSleep, createPoller, type PollerOptions, type PollerState } from "./polling"
 import { createRateLimiter } from "./rate-limit"
 import { COMMANDS, texts } from "./texts"
@@ -33,9 +34,25 @@ export interface CreateBotOptions {
   concurrency?: number
   /** How long stop() lets in-flight updates finish. */
   drainTimeoutMs?: number
-  polling?: Pick<PollerOptions, "timeoutSeconds" | "backoff" | "alertAfter" | "sleep" | "fetch">
-  /** Outgoing calls hit by a flood limit (429) are retried this many times, if the wait is short. */
+  /**
+   * After that, NPS API calls still waiting give up ("temporarily unavailable"), and the updates
+   * get this long to send that reply.
+   */
+  drainGraceMs?: number
+  polling?: Pick<
+    PollerOptions,
+    "timeoutSeconds" | "backoff" | "alertAfter" | "sleep" | "fetch" | "deadlineMarginMs"
+  >
+  /**
+   * Outgoing Bot API calls that fail for a passing reason — a flood limit (429) with a short
+   * retry_after, a 5xx, no answer — are tried this many times in all; waits longer than
+   * maxDelayMs are not retried (the user would not be waiting anyway).
+   */
   sendRetry?: { maxAttempts: number; maxDelayMs: number }
+  /** How long one outgoing Bot API call may take before it counts as failed. */
+  telegramTimeoutMs?: number
+  /** Prometheus metrics to record into (METRICS_PORT); none when absent. */
+  metrics?: BotMetrics
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>
 }
 
@@ -85,43 +102,78 @@ export function createBot(options: CreateBotOptions): NpsBot {
     logger,
     now = Date.now,
     drainTimeoutMs = 5_000,
+    drainGraceMs = 2_000,
     sleep = abortableSleep,
   } = options
   const sendRetry = options.sendRetry ?? { maxAttempts: 3, maxDelayMs: 5_000 }
+  const metrics = options.metrics
+  const telegramTimeoutMs = options.telegramTimeoutMs ?? 15_000
   const bot = new Bot(config.token, {
-    // Bun's per-request idle timeout: a hung Bot API call cannot pin a chat's lane forever.
     api: {
       baseURL: `${config.telegramApiRoot}/bot`,
-      fetchOptions: { timeout: 15_000 } as RequestInit,
+      // A deadline per call, so a hung Bot API call cannot pin a chat's lane. A getter because
+      // GramIO spreads fetchOptions into every request: each call gets a fresh signal. (Bun's
+      // own `timeout` is checked on a coarse timer and fires seconds late.)
+      fetchOptions: {
+        get signal() {
+          return AbortSignal.timeout(telegramTimeoutMs)
+        },
+      },
     },
     ...(options.info && { info: options.info }),
   })
   const limiter = createRateLimiter({ limit: config.rateLimit, now })
   const outcomes = new WeakMap<object, Outcome>()
-  const deps: CommandDeps = { api, logger }
-  const follower = createChatFollower({ api, logger })
+  // At the drain deadline, calls still waiting on the NPS API give up: the user hears
+  // "temporarily unavailable" and the update is done. Left running, it would be cut off by the
+  // exit unanswered — and never come again, since the next poll's offset already told Telegram.
+  const giveUp = new AbortController()
+  const npsApi = abandonable(api, giveUp.signal)
+  const deps: CommandDeps = { api: npsApi, logger }
+  const follower = createChatFollower({ api: npsApi, logger })
   const lifecycle = new AbortController()
+  /** An error's kind and message, with the token (which Bot API URLs contain) blanked out. */
+  const safeMessage = (error: unknown) =>
+    (error instanceof Error ? `${error.name}: ${error.message}` : String(error)).replaceAll(
+      config.token,
+      "[REDACTED]",
+    )
 
-  // Flood limits on replies: wait and retry a few times when Telegram asks for a short pause;
-  // anything longer fails the call (the user would not be waiting anyway).
+  // Outgoing calls (replies, deletes): a flood limit (429) waits retry_after, a 5xx or no answer
+  // backs off (1 s, 2 s, …), a few times at most; anything else fails the call at once. A reply
+  // that timed out may have been delivered before the answer was lost: trying again is the
+  // lesser evil (a rare duplicate reply, not a user left without one).
   bot.onApiCall(async (call, next) => {
     for (let attempt = 1; ; attempt++) {
       try {
         return await next()
       } catch (error) {
-        const retryAfter = error instanceof TelegramError ? error.payload?.retry_after : undefined
+        const telegram = error instanceof TelegramError ? error : undefined
+        metrics?.telegramError(call.method, telegram?.code ?? "network")
+        const retryAfter = telegram?.payload?.retry_after
+        const passing = retryAfter !== undefined || !telegram || telegram.code >= 500
+        const delayMs = retryAfter !== undefined ? retryAfter * 1000 : 1_000 * 2 ** (attempt - 1)
+        // getMe has its own, patient retry loop (identify below).
         if (
-          retryAfter === undefined ||
+          call.method === "getMe" ||
+          !passing ||
           attempt >= sendRetry.maxAttempts ||
-          retryAfter * 1000 > sendRetry.maxDelayMs
+          delayMs > sendRetry.maxDelayMs
         )
           throw error
-        logger.warn("telegram flood limit, retrying", {
-          method: call.method,
-          retry_after: retryAfter,
-          attempt,
-        })
-        await sleep(retryAfter * 1000, lifecycle.signal)
+        logger.warn(
+          retryAfter !== undefined
+            ? "telegram flood limit, retrying"
+            : "telegram call failed, retrying",
+          {
+            method: call.method,
+            attempt,
+            ...(retryAfter !== undefined
+              ? { retry_after: retryAfter }
+              : { code: telegram?.code, error: safeMessage(error) }),
+          },
+        )
+        await sleep(delayMs, lifecycle.signal)
       }
     }
   })
@@ -141,6 +193,7 @@ export function createBot(options: CreateBotOptions): NpsBot {
     try {
       await next()
       const outcome = outcomes.get(ctx) ?? "ignored"
+      metrics?.update(outcome)
       logger.info("update handled", {
         ...fields,
         outcome,
@@ -149,6 +202,7 @@ export function createBot(options: CreateBotOptions): NpsBot {
     } catch (error) {
       // Blocked by the user or removed from the group: nobody to tell, nothing to fix.
       if (error instanceof TelegramError && error.code === 403) {
+        metrics?.update("forbidden")
         logger.info("update handled", {
           ...fields,
           outcome: "forbidden",
@@ -157,6 +211,7 @@ export function createBot(options: CreateBotOptions): NpsBot {
         })
         return
       }
+      metrics?.update("error")
       logger.error("update failed", {
         ...fields,
         outcome: "error",
@@ -188,6 +243,7 @@ export function createBot(options: CreateBotOptions): NpsBot {
     const verdict = limiter.hit(message.chatId)
     if (verdict === "allowed") return next()
     outcomes.set(ctx, verdict === "limited" ? "rate_limited" : "rate_limited_silent")
+    metrics?.rateLimited(verdict === "limited")
     if (verdict === "limited") await message.send(texts.slowDown(config.rateLimit))
   })
 
@@ -229,6 +285,7 @@ export function createBot(options: CreateBotOptions): NpsBot {
     allowedUpdates: ["message", "my_chat_member"],
     sleep,
     ...options.polling,
+    onFailure: metrics && ((code) => metrics.telegramError("getUpdates", code)),
     onPoll: heartbeat
       ? async () => {
           try {
@@ -241,6 +298,8 @@ export function createBot(options: CreateBotOptions): NpsBot {
         }
       : undefined,
   })
+
+  metrics?.track({ pending: () => dispatcher.pending, lastPollAt: () => poller.lastSuccessAt })
 
   let started = false
   let stopped = false
@@ -261,7 +320,7 @@ export function createBot(options: CreateBotOptions): NpsBot {
         logger.warn("Telegram unreachable at start, retrying", {
           attempt,
           retry_in_ms: delay,
-          error: error instanceof Error ? error.message : String(error),
+          error: safeMessage(error),
         })
         await sleep(delay, lifecycle.signal)
       }
@@ -277,6 +336,14 @@ export function createBot(options: CreateBotOptions): NpsBot {
     async start() {
       if (started) throw new Error("bot already started")
       started = true
+      // Health is this process's to earn: a heartbeat left by an earlier process (a restarted
+      // container keeps its files) must not vouch for one that has not reached Telegram yet.
+      if (heartbeat)
+        await rm(heartbeat, { force: true }).catch((error) =>
+          logger.error("could not remove the previous heartbeat file", {
+            error: describeError(error),
+          }),
+        )
       await identify()
       if (lifecycle.signal.aborted) return
       try {
@@ -285,7 +352,7 @@ export function createBot(options: CreateBotOptions): NpsBot {
         })
       } catch (error) {
         logger.warn("could not register the command menu", {
-          error: error instanceof Error ? error.message : String(error),
+          error: safeMessage(error),
         })
       }
       if (lifecycle.signal.aborted) return
@@ -299,14 +366,25 @@ export function createBot(options: CreateBotOptions): NpsBot {
       stopped = true
       lifecycle.abort()
       await poller.stop()
-      let timer: ReturnType<typeof setTimeout> | undefined
-      const drained = await Promise.race([
-        dispatcher.idle().then(() => true),
-        new Promise<false>((resolve) => {
-          timer = setTimeout(() => resolve(false), drainTimeoutMs)
-        }),
-      ])
-      clearTimeout(timer)
+      const idleWithin = async (ms: number) => {
+        let timer: ReturnType<typeof setTimeout> | undefined
+        const idle = await Promise.race([
+          dispatcher.idle().then(() => true),
+          new Promise<false>((resolve) => {
+            timer = setTimeout(() => resolve(false), ms)
+          }),
+        ])
+        clearTimeout(timer)
+        return idle
+      }
+      let drained = await idleWithin(drainTimeoutMs)
+      if (!drained) {
+        logger.warn("updates still waiting on the NPS API; answering them as unavailable", {
+          pending: dispatcher.pending,
+        })
+        giveUp.abort()
+        drained = await idleWithin(drainGraceMs)
+      }
       if (!drained)
         logger.warn("stopped before every update finished", { pending: dispatcher.pending })
       // Confirm everything finished, up to the first unfinished update (which must come again).
@@ -321,4 +399,20 @@ export function createBot(options: CreateBotOptions): NpsBot {
       pending: dispatcher.pending,
     }),
   }
+}
+
+/** The same API, except that once `signal` aborts every call (waiting or new) is "unavailable". */
+function abandonable(api: NpsApi, signal: AbortSignal): NpsApi {
+  const unavailable = { kind: "unavailable" } as const
+  const abandoned = new Promise<typeof unavailable>((resolve) =>
+    signal.addEventListener("abort", () => resolve(unavailable), { once: true }),
+  )
+  // Every NpsApi result type includes { kind: "unavailable" } (api-client.ts Failure).
+  return Object.fromEntries(
+    Object.entries(api).map(([name, call]: [string, (...args: unknown[]) => Promise<unknown>]) => [
+      name,
+      (...args: unknown[]) =>
+        signal.aborted ? Promise.resolve(unavailable) : Promise.race([call(...args), abandoned]),
+    ]),
+  ) as unknown as NpsApi
 }

@@ -21,6 +21,7 @@ export const EnvSchema = Type.Object({
     { default: "info" },
   ),
   BOT_HEARTBEAT_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65_535 })),
 })
 export type Env = Static<typeof EnvSchema>
 
@@ -35,6 +36,8 @@ export interface BotConfig {
   telegramApiRoot: string
   logLevel: (typeof LOG_LEVELS)[number]
   heartbeatFile: string | undefined
+  /** Where GET /metrics is served; undefined: no metrics server (0: any free port). */
+  metricsPort: number | undefined
 }
 
 export interface ConfigIssue {
@@ -61,7 +64,28 @@ const REQUIREMENTS: Record<keyof Env, string> = {
   TELEGRAM_API_ROOT: "TELEGRAM_API_ROOT is invalid: expected an http(s) URL",
   LOG_LEVEL: `LOG_LEVEL is invalid: expected one of ${LOG_LEVELS.join(", ")}`,
   BOT_HEARTBEAT_FILE: "BOT_HEARTBEAT_FILE is invalid: expected a file path",
+  METRICS_PORT: "METRICS_PORT is invalid: expected a port number from 0 to 65535, like 9464",
 }
+
+/** `bun bot/src/main.ts --help`: what the bot does and every variable it reads. */
+export const USAGE = `Usage: bun bot/src/main.ts        (bun run start:bot; bun run dev:bot reloads on edits)
+
+The NPS Telegram bot: polls Telegram for messages and answers them through the NPS API. It
+takes no arguments; it is configured by environment variables (an empty value counts as unset):
+
+  NPS_BOT_TOKEN              Telegram bot token from @BotFather (required)
+  TELEGRAM_BOT_API_URL       the NPS API base (default http://api:8000/api)
+  TELEGRAM_BOT_SERVICE_KEY   the bot's NPS API key, scope telegram:service
+  TELEGRAM_RATE_LIMIT        messages per minute per chat (default 20)
+  TELEGRAM_API_ROOT          Bot API server root (default https://api.telegram.org)
+  METRICS_PORT               serve Prometheus metrics at GET /metrics on this port (default off)
+  BOT_HEARTBEAT_FILE         file touched after every successful getUpdates (healthchecks)
+  LOG_LEVEL                  debug, info, warn or error (default info)
+
+SIGTERM or SIGINT stops polling, lets updates in flight finish (5 s at most) and exits 0.
+
+Options:
+  -h, --help   show this help and exit`
 
 /** Validates the bot's environment; throws ConfigError naming every bad variable. */
 export function loadConfig(env: Record<string, string | undefined>): BotConfig {
@@ -76,7 +100,6 @@ export function loadConfig(env: Record<string, string | undefined>): BotConfig {
   if (raw.NPS_BOT_TOKEN === undefined)
     issues.push({ variable: "NPS_BOT_TOKEN", message: TOKEN_MISSING })
 
-  const rate = raw.TELEGRAM_RATE_LIMIT
   // Default and Convert work in place: hand them a copy so `raw` keeps the operator's text.
   const candidate = Value.Convert(EnvSchema, Value.Default(EnvSchema, { ...raw })) as Record<
     string,
@@ -94,14 +117,12 @@ export function loadConfig(env: Record<string, string | undefined>): BotConfig {
     bad.add(variable)
     issues.push({ variable, message: REQUIREMENTS[variable] ?? `${variable} is invalid` })
   }
-  // Convert truncates "2.5" to 2; a limit must be written as a whole number.
-  if (
-    rate !== undefined &&
-    !bad.has("TELEGRAM_RATE_LIMIT") &&
-    Number(rate) !== candidate.TELEGRAM_RATE_LIMIT
-  ) {
-    bad.add("TELEGRAM_RATE_LIMIT")
-    issues.push({ variable: "TELEGRAM_RATE_LIMIT", message: REQUIREMENTS.TELEGRAM_RATE_LIMIT })
+  // Convert truncates "2.5" to 2; a number must be written as a whole number.
+  for (const name of ["TELEGRAM_RATE_LIMIT", "METRICS_PORT"] as const) {
+    if (raw[name] !== undefined && !bad.has(name) && Number(raw[name]) !== candidate[name]) {
+      bad.add(name)
+      issues.push({ variable: name, message: REQUIREMENTS[name] })
+    }
   }
   for (const name of ["TELEGRAM_BOT_API_URL", "TELEGRAM_API_ROOT"] as const) {
     const value = candidate[name]
@@ -120,5 +141,6 @@ export function loadConfig(env: Record<string, string | undefined>): BotConfig {
     telegramApiRoot: parsed.TELEGRAM_API_ROOT.replace(/\/+$/, ""),
     logLevel: parsed.LOG_LEVEL,
     heartbeatFile: parsed.BOT_HEARTBEAT_FILE,
+    metricsPort: parsed.METRICS_PORT,
   }
 }

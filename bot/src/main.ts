@@ -1,7 +1,25 @@
 // The bot's composition root and its only file with side effects: read the environment, build
 // the logger, API client and bot, poll, and stop cleanly on SIGTERM/SIGINT.
+import { parseArgs } from "node:util"
 import { createLogger, describeError } from "@nps/log"
-import { ConfigError, loadConfig } from "./config"
+import { ConfigError, loadConfig, USAGE } from "./config"
+
+// --help (and any argument, which the bot does not take) is answered before anything else runs.
+try {
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: { help: { type: "boolean", short: "h" } },
+    strict: true,
+  })
+  if (values.help) {
+    console.log(USAGE)
+    process.exit(0)
+  }
+} catch (error) {
+  const message = error instanceof Error ? error.message.split("\n")[0] : String(error)
+  console.error(`bot: ${message}\nRun bun bot/src/main.ts --help for usage.`)
+  process.exit(1)
+}
 
 const env = process.env
 const bootLogger = createLogger({
@@ -42,9 +60,18 @@ if (!config.serviceKey)
 // Imported only now, after DEBUG is gone (see above).
 const { createApiClient } = await import("./api-client")
 const { createBot, TokenRejectedError } = await import("./bot")
+const { createBotMetrics, PortInUseError, serveMetrics } = await import("./metrics")
 
-const api = createApiClient({ baseUrl: config.apiUrl, serviceKey: config.serviceKey, logger })
-const nps = createBot({ config, api, logger, drainTimeoutMs: 5_000 })
+const metrics = config.metricsPort === undefined ? undefined : createBotMetrics()
+const api = createApiClient({
+  baseUrl: config.apiUrl,
+  serviceKey: config.serviceKey,
+  logger,
+  metrics,
+})
+// Stopping: 4 s for updates in flight, 2 s more to answer those stuck on the API, 2 s at most to
+// tell Telegram what was handled — inside the 9 s deadline below and the contract's 10 s.
+const bot = createBot({ config, api, logger, drainTimeoutMs: 4_000, drainGraceMs: 2_000, metrics })
 
 // `bun --hot` (dev:bot) runs this file again in the same process on every edit. The previous bot
 // must stop polling before this one starts, or the two fight over getUpdates (409); process-wide
@@ -56,6 +83,25 @@ const slot = globalThis as typeof globalThis & {
 if (slot.__npsBot) {
   logger.info("hot reload: stopping the previous bot")
   await slot.__npsBot.stop()
+}
+
+let metricsServer: ReturnType<typeof serveMetrics> | undefined
+if (metrics && config.metricsPort !== undefined) {
+  try {
+    metricsServer = serveMetrics(metrics.registry, { port: config.metricsPort })
+  } catch (error) {
+    if (!(error instanceof PortInUseError)) throw error
+    logger.error(error.message, { variable: "METRICS_PORT" })
+    process.exit(1)
+  }
+  logger.info("metrics listening", { url: `http://0.0.0.0:${metricsServer.port}/metrics` })
+}
+const nps = {
+  start: () => bot.start(),
+  stop: async () => {
+    await bot.stop()
+    await metricsServer?.stop()
+  },
 }
 slot.__npsBot = nps
 

@@ -19,11 +19,15 @@ export interface PollerOptions {
   allowedUpdates?: string[]
   /** Long-poll timeout asked of Telegram, seconds. */
   timeoutSeconds?: number
+  /** How long past the long-poll timeout an unanswered getUpdates is given up on. */
+  deadlineMarginMs?: number
   backoff?: { initialMs: number; maxMs: number }
   /** Consecutive failures before one error is logged (and health turns bad). */
   alertAfter?: number
   /** Called after each successful getUpdates (the heartbeat). */
   onPoll?: () => void | Promise<void>
+  /** Told of every failed getUpdates: Telegram's error code, or "network" when none came. */
+  onFailure?: (code: number | "network") => void
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>
   fetch?: typeof fetch
 }
@@ -93,9 +97,11 @@ export function createPoller(options: PollerOptions): Poller {
     logger,
     allowedUpdates,
     timeoutSeconds = 30,
+    deadlineMarginMs = 15_000,
     backoff = { initialMs: 1_000, maxMs: 30_000 },
     alertAfter = 3,
     onPoll,
+    onFailure,
     sleep = abortableSleep,
     fetch: fetchImpl = fetch,
   } = options
@@ -121,7 +127,7 @@ export function createPoller(options: PollerOptions): Poller {
       // Bound a dead connection: the long poll plus a margin.
       signal: AbortSignal.any([
         signal,
-        AbortSignal.timeout((Number(body.timeout ?? 0) + 15) * 1000),
+        AbortSignal.timeout(Number(body.timeout ?? 0) * 1000 + deadlineMarginMs),
       ]),
     })
     const text = await response.text()
@@ -163,8 +169,11 @@ export function createPoller(options: PollerOptions): Poller {
       if (signal.aborted) break
       const asked = offset
       try {
+        // Until Telegram has answered once, do not ask it to wait: the first answer (and the
+        // heartbeat, and health) comes within a second of start, not after a 30 s empty poll.
+        const timeout = lastSuccessAt === undefined ? 0 : timeoutSeconds
         const updates = await request(
-          { offset: asked, timeout: timeoutSeconds, limit: 100, allowed_updates: allowedUpdates },
+          { offset: asked, timeout, limit: 100, allowed_updates: allowedUpdates },
           signal,
         )
         confirmedOffset = Math.max(confirmedOffset, asked)
@@ -188,6 +197,7 @@ export function createPoller(options: PollerOptions): Poller {
         // Aborted by stop(): the batch, if any, never reached us and Telegram keeps it.
         if (signal.aborted) break
         const error = toPollError(raw, token)
+        onFailure?.(error.status ?? "network")
         consecutiveFailures++
         const conflict = error.status === 409
         state = conflict ? "conflict" : "retrying"
@@ -244,7 +254,7 @@ export function createPoller(options: PollerOptions): Poller {
       if (upTo <= confirmedOffset) return
       try {
         // limit 1, timeout 0: returns at most one newer update, which stays unconfirmed.
-        await request({ offset: upTo, timeout: 0, limit: 1 }, AbortSignal.timeout(3_000))
+        await request({ offset: upTo, timeout: 0, limit: 1 }, AbortSignal.timeout(2_000))
         confirmedOffset = upTo
         logger.debug("offset confirmed", { offset: upTo })
       } catch (error) {

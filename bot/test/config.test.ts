@@ -23,6 +23,7 @@ describe("loadConfig", () => {
       telegramApiRoot: "https://api.telegram.org",
       logLevel: "info",
       heartbeatFile: undefined,
+      metricsPort: undefined,
     })
   })
 
@@ -35,6 +36,7 @@ describe("loadConfig", () => {
       TELEGRAM_API_ROOT: "http://127.0.0.1:8081/",
       LOG_LEVEL: "DEBUG",
       BOT_HEARTBEAT_FILE: "/tmp/bot-heartbeat",
+      METRICS_PORT: "9464",
     })
     expect(config).toMatchObject({
       apiUrl: "http://localhost:8000/api",
@@ -42,6 +44,7 @@ describe("loadConfig", () => {
       telegramApiRoot: "http://127.0.0.1:8081",
       logLevel: "debug",
       heartbeatFile: "/tmp/bot-heartbeat",
+      metricsPort: 9464,
     })
   })
 
@@ -79,6 +82,13 @@ describe("loadConfig", () => {
       "TELEGRAM_BOT_SERVICE_KEY",
     )
     expect(issuesOf({ NPS_BOT_TOKEN: TOKEN, TELEGRAM_BOT_SERVICE_KEY: `nps_${long}` })).toEqual([])
+  })
+
+  test("METRICS_PORT must be a whole port number", () => {
+    for (const bad of ["metrics", "9464.5", "65536", "-1"])
+      expect(issuesOf({ NPS_BOT_TOKEN: TOKEN, METRICS_PORT: bad })).toEqual([
+        { variable: "METRICS_PORT", message: expect.stringContaining("port number") },
+      ])
   })
 
   test("rejects a rate limit of zero or a fraction", () => {

@@ -2,6 +2,7 @@
 // database (PGlite in memory; Postgres too when TEST_DATABASE_URL is set), and a bot wired to both
 // with a logger whose lines are kept for assertions.
 
+import { fileURLToPath } from "node:url"
 import type { Database, Db } from "@nps/db"
 import { createLogger, type Logger } from "@nps/log"
 import { makeApp, openTestDatabase, seedServiceKey } from "../../api/test/helpers"
@@ -150,3 +151,75 @@ export async function settled(h: Harness, update: { update_id: number }) {
 /** Every text the bot sent (sendMessage) to a chat. */
 export const textsTo = (standIn: BotApiStandIn, chatId: number) =>
   standIn.sent(chatId).map((call) => String(call.params.text))
+
+const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url))
+const ROOT = fileURLToPath(new URL("../..", import.meta.url))
+
+export interface BotProcess {
+  proc: Bun.Subprocess<"ignore", "pipe", "pipe">
+  lines: string[]
+  /** Resolves once both output streams have ended (every line is in `lines`). */
+  drained: Promise<void>
+  waitForLog(
+    predicate: (record: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>
+}
+
+/** `bun bot/src/main.ts` as a real process with only `env`; its output kept line by line. */
+export function spawnBot(env: Record<string, string>, args: string[] = []): BotProcess {
+  const proc = Bun.spawn(["bun", MAIN, ...args], {
+    cwd: ROOT,
+    // Nothing inherited but what bun needs: the test's own environment must not leak in.
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  })
+  const lines: string[] = []
+  const listeners = new Set<() => void>()
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    let buffer = ""
+    const decoder = new TextDecoder()
+    for await (const chunk of stream) {
+      buffer += decoder.decode(chunk, { stream: true })
+      let newline = buffer.indexOf("\n")
+      while (newline >= 0) {
+        lines.push(buffer.slice(0, newline))
+        buffer = buffer.slice(newline + 1)
+        newline = buffer.indexOf("\n")
+      }
+      for (const listener of listeners) listener()
+    }
+  }
+  const drained = Promise.all([pump(proc.stdout), pump(proc.stderr)]).then(() => {})
+  const parsed = () =>
+    lines.flatMap((line) => {
+      try {
+        return [JSON.parse(line) as Record<string, unknown>]
+      } catch {
+        return []
+      }
+    })
+  return {
+    proc,
+    lines,
+    drained,
+    waitForLog: (predicate, timeoutMs = 5_000) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          const found = parsed().find(predicate)
+          if (!found) return
+          listeners.delete(check)
+          clearTimeout(timer)
+          resolve(found)
+        }
+        const timer = setTimeout(() => {
+          listeners.delete(check)
+          reject(new Error(`no matching log line; got:\n${lines.join("\n")}`))
+        }, timeoutMs)
+        listeners.add(check)
+        check()
+      }),
+  }
+}

@@ -1,79 +1,8 @@
 // `bun bot/src/main.ts` as a process: configuration errors, signals, and a clean exit with the
 // in-flight update finished — against the Bot API stand-in and the real API behind a gate.
 import { afterEach, describe, expect, test } from "bun:test"
-import { fileURLToPath } from "node:url"
 import { type BotApiStandIn, startBotApiStandIn } from "../src/stand-in"
-import { DB_TIMEOUT, deferred, openRealApi } from "./harness"
-
-const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url))
-const ROOT = fileURLToPath(new URL("../..", import.meta.url))
-
-interface BotProcess {
-  proc: Bun.Subprocess<"ignore", "pipe", "pipe">
-  lines: string[]
-  /** Resolves with the first log record (parsed) matching. */
-  waitForLog(
-    predicate: (record: Record<string, unknown>) => boolean,
-    timeoutMs?: number,
-  ): Promise<Record<string, unknown>>
-}
-
-function spawnBot(env: Record<string, string>): BotProcess {
-  const proc = Bun.spawn(["bun", MAIN], {
-    cwd: ROOT,
-    // Nothing inherited but what bun needs: the test's own environment must not leak in.
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  })
-  const lines: string[] = []
-  const listeners = new Set<() => void>()
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    let buffer = ""
-    const decoder = new TextDecoder()
-    for await (const chunk of stream) {
-      buffer += decoder.decode(chunk, { stream: true })
-      let newline = buffer.indexOf("\n")
-      while (newline >= 0) {
-        lines.push(buffer.slice(0, newline))
-        buffer = buffer.slice(newline + 1)
-        newline = buffer.indexOf("\n")
-      }
-      for (const listener of listeners) listener()
-    }
-  }
-  void pump(proc.stdout)
-  void pump(proc.stderr)
-  const parsed = () =>
-    lines.flatMap((line) => {
-      try {
-        return [JSON.parse(line) as Record<string, unknown>]
-      } catch {
-        return []
-      }
-    })
-  return {
-    proc,
-    lines,
-    waitForLog: (predicate, timeoutMs = 5_000) =>
-      new Promise((resolve, reject) => {
-        const check = () => {
-          const found = parsed().find(predicate)
-          if (!found) return
-          listeners.delete(check)
-          clearTimeout(timer)
-          resolve(found)
-        }
-        const timer = setTimeout(() => {
-          listeners.delete(check)
-          reject(new Error(`no matching log line; got:\n${lines.join("\n")}`))
-        }, timeoutMs)
-        listeners.add(check)
-        check()
-      }),
-  }
-}
+import { DB_TIMEOUT, deferred, openRealApi, spawnBot } from "./harness"
 
 let cleanup: (() => unknown)[] = []
 afterEach(async () => {
@@ -95,6 +24,29 @@ const botEnv = (standIn: BotApiStandIn, extra: Record<string, string> = {}) => (
 })
 
 describe("main.ts", () => {
+  test("--help / -h prints the usage and every variable, and does nothing else", async () => {
+    const standIn = await startStandIn()
+    for (const flag of ["--help", "-h"]) {
+      const bot = spawnBot(botEnv(standIn, { METRICS_PORT: "0" }), [flag])
+      expect(await bot.proc.exited).toBe(0)
+      const output = bot.lines.join("\n")
+      expect(output).toStartWith("Usage: bun bot/src/main.ts")
+      for (const variable of ["NPS_BOT_TOKEN", "TELEGRAM_API_ROOT", "METRICS_PORT", "LOG_LEVEL"])
+        expect(output).toContain(variable)
+    }
+    expect(standIn.calls).toEqual([]) // not even getMe
+  })
+
+  test("an argument it does not know is an error, before anything starts", async () => {
+    const standIn = await startStandIn()
+    for (const args of [["--hepl"], ["start"]]) {
+      const bot = spawnBot(botEnv(standIn), args)
+      expect(await bot.proc.exited).toBe(1)
+      expect(bot.lines.join("\n")).toContain("Run bun bot/src/main.ts --help for usage.")
+    }
+    expect(standIn.calls).toEqual([])
+  })
+
   test("without NPS_BOT_TOKEN it logs the seed's message and exits 1", async () => {
     const bot = spawnBot({})
     expect(await bot.proc.exited).toBe(1)

@@ -1,7 +1,8 @@
 // Long polling as Telegram serves it: the backlog at start, offsets, failures with backoff,
 // 409 conflicts, and stopping in the middle of a long poll without losing the batch.
 import { afterEach, describe, expect, test } from "bun:test"
-import { mkdtemp, readFile, rm } from "node:fs/promises"
+import { existsSync } from "node:fs"
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Bot } from "gramio"
@@ -42,10 +43,16 @@ describe("polling", () => {
     expect(standIn.calls.some((c) => c.method === "deleteWebhook")).toBe(false)
   })
 
-  test("asks for messages and the bot's own membership changes, with a long-poll timeout, and registers the command menu at start", async () => {
-    h = await startHarness()
-    const poll = await h.standIn.waitForRequest("getUpdates")
-    expect(poll).toMatchObject({ allowed_updates: ["message", "my_chat_member"], timeout: 30 })
+  test("asks for messages and the bot's own membership changes, at once first (health within a second), then long-polls, and registers the command menu", async () => {
+    h = await startHarness({ start: false })
+    const longPoll = h.standIn.waitForRequest("getUpdates", (p) => p.timeout === 30)
+    await h.nps.start()
+    expect(await longPoll).toMatchObject({ allowed_updates: ["message", "my_chat_member"] })
+    const first = h.standIn.calls.find((c) => c.method === "getUpdates")
+    expect(first?.params).toMatchObject({
+      allowed_updates: ["message", "my_chat_member"],
+      timeout: 0,
+    })
     expect(h.standIn.calls.find((c) => c.method === "setMyCommands")?.status).toBe(200)
   })
 
@@ -206,6 +213,37 @@ describe("polling", () => {
 })
 
 describe("start-up", () => {
+  test("a heartbeat left by an earlier process is removed at once; a new one comes with Telegram's first answer", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "nps-bot-"))
+    const heartbeatFile = join(dir, "heartbeat")
+    try {
+      await writeFile(heartbeatFile, new Date().toISOString()) // fresh, but not this bot's
+      standIn = await startBotApiStandIn()
+      standIn.fail("getMe", { status: 502, body: "<html>502</html>" })
+      const retrying = deferred()
+      const gate = deferred()
+      h = await startHarness({
+        standIn,
+        heartbeatFile,
+        start: false,
+        sleep: async () => {
+          retrying.resolve()
+          await gate.promise
+        },
+      })
+      const starting = h.nps.start()
+      await retrying.promise // Telegram has not answered yet
+      expect(existsSync(heartbeatFile)).toBe(false)
+      gate.resolve()
+      await starting
+      await standIn.waitForPoll() // the first poll returned at once; the long poll is open
+      expect(existsSync(heartbeatFile)).toBe(true)
+      expect(standIn.sent()).toEqual([]) // no message was needed to turn healthy
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
   test("keeps retrying getMe while Telegram is unreachable, then starts", async () => {
     standIn = await startBotApiStandIn()
     const { waits, sleep } = recordingSleep()

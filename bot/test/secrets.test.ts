@@ -112,7 +112,7 @@ for (const mode of ["scrubbing logger (as main.ts)", "logger that scrubs nothing
     test("replies failing because Telegram went away do not log the token", async () => {
       const log = logger()
       const standIn = await startBotApiStandIn({ token: TOKEN })
-      const nps = botWith(log, standIn.url, { info: standIn.botInfo })
+      const nps = botWith(log, standIn.url, { info: standIn.botInfo, sleep: async () => {} })
       const update = standIn.message(2, "/status")
       await standIn.close()
       await nps.handle(update) // sendMessage and the fallback reply both fail to connect

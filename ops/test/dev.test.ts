@@ -3,7 +3,7 @@
 // stand-in, answer /start, follow the printed one-tap t.me link, answer /status, /unlink and
 // /link <demo key>, stop cleanly at the end of input, and reuse everything on a second run.
 import { afterAll, expect, test } from "bun:test"
-import { mkdtempSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { ROOT } from "./helpers"
@@ -39,8 +39,8 @@ interface DevRun {
   stdout(): string
 }
 
-function startDev(): DevRun {
-  const proc = Bun.spawn(["bun", "run", "dev"], {
+function startDev(args: string[] = []): DevRun {
+  const proc = Bun.spawn(["bun", "run", "dev", ...args], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? "",
@@ -101,6 +101,16 @@ function startDev(): DevRun {
     stdout: () => out,
   }
 }
+
+test("bun run dev --help prints its usage and starts nothing; an unknown option is an error", async () => {
+  const help = startDev(["--help"])
+  expect(await help.exited).toBe(0)
+  expect(help.stdout()).toStartWith("Usage: bun run dev\n")
+  expect(help.stdout()).toContain("NPS_BOT_TOKEN")
+  const wrong = startDev(["--port", "9000"])
+  expect(await wrong.exited).toBe(1)
+  expect(existsSync(join(scratch, "data"))).toBe(false) // no database was prepared
+})
 
 /** The chat part of the output: from the first `you ›` on. */
 const transcriptOf = (out: string) => out.slice(out.indexOf("you › "))

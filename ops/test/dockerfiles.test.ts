@@ -3,7 +3,7 @@
 // a script runner swallowing SIGTERM, root user, workspace manifests missing for a frozen
 // install, tests shipped, curl healthchecks on an image without curl).
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test"
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync, readdirSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { ciBunVersion, ROOT, read, rootPackage, scriptArgv } from "./helpers"
@@ -27,6 +27,16 @@ test("the Bun version is one and the same in CI, package.json and every Dockerfi
     const { stages } = readDockerfile(join(ROOT, dockerfile))
     expect(stages.length).toBeGreaterThanOrEqual(2) // dependencies, then runtime
     for (const stage of stages) expect(stage.image).toBe(`oven/bun:${version}-slim`)
+  }
+})
+
+test("the Dockerfiles need nothing from a registry but their base image (no # syntax= frontend)", () => {
+  for (const { dockerfile } of IMAGES) {
+    // A parser directive is a `# key=value` comment before the first instruction.
+    const directives = read(dockerfile)
+      .split("\n")
+      .filter((line) => /^#\s*syntax\s*=/i.test(line))
+    expect({ dockerfile, directives }).toEqual({ dockerfile, directives: [] })
   }
 })
 
@@ -107,6 +117,10 @@ for (const image of IMAGES) {
       const built = await buildImage(dockerfile(), { context: ROOT, into: scratch, cache })
       const files = built.files()
       expect(files).toContain(scriptArgv(image.start)[1] as string)
+      // Type-checking packages never run in production (elysia's optional peers pulled them in).
+      const modules = readdirSync(join(built.workdir, "node_modules"))
+      expect(modules.filter((m) => ["typescript", "@types", "bun-types"].includes(m))).toEqual([])
+      expect(files).not.toContain("bot/src/stand-in.ts") // a test tool, not the product
       expect(files.filter((f) => /(^|\/)(test|tests|bench)\/|\.test\.ts$/.test(f))).toEqual([])
       expect(files.filter((f) => /^\.env|(^|\/)\.data\//.test(f))).toEqual([])
       if (image.name === "api") {
@@ -122,6 +136,7 @@ for (const image of IMAGES) {
 test("the lint:docker script lints compose.yaml and both Dockerfiles", () => {
   const script = rootPackage().scripts["lint:docker"] ?? ""
   expect(script).toContain("dclint compose.yaml --max-warnings 0")
+  expect(script).toContain("dclint ops/docker/compose.standin.yaml --max-warnings 0")
   for (const { dockerfile } of IMAGES)
     expect(script).toContain(`dockerfile-utils lint ${dockerfile}`)
   expect(read(".ci/run")).toContain("bun run lint:docker")

@@ -4,7 +4,7 @@
 // `bun install` RUN step for real. Running the image's CMD in that directory then shows whether
 // the files the image holds are enough to run it. Deliberately small: an instruction it does not
 // know fails the build, so a Dockerfile cannot quietly grow past what these tests check.
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs"
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
 import { basename, dirname, join, posix, relative } from "node:path"
 import { DockerfileParser, type Instruction } from "dockerfile-ast"
 
@@ -239,9 +239,20 @@ function copyFromContext(
 
 async function runStep(command: string, cwd: string, env: Record<string, string>) {
   const argv = command.split(/\s+/)
+  if (argv[0] === "rm" && argv[1] === "-rf") {
+    // Only paths inside the working directory, which is all a deps stage ever prunes.
+    for (const path of argv.slice(2)) {
+      if (path.startsWith("/") || path.split("/").includes(".."))
+        throw new Error(`RUN ${command}: only relative paths inside WORKDIR can be simulated`)
+      rmSync(join(cwd, path), { recursive: true, force: true })
+    }
+    return
+  }
   // Anything else would run on this machine with container paths: refuse rather than guess.
   if (argv[0] !== "bun" || argv[1] !== "install")
-    throw new Error(`RUN ${command}: only \`bun install …\` can be simulated`)
+    throw new Error(
+      `RUN ${command}: only \`bun install …\` and \`rm -rf <relative paths>\` can be simulated`,
+    )
   const proc = Bun.spawn(argv, {
     cwd,
     env: { ...process.env, ...env },
