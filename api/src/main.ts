@@ -3,9 +3,30 @@ import { createDb, type Database, migrate } from "@nps/db"
 import { createLogger } from "@nps/log"
 import { createApp } from "./app"
 import { ensureServiceKey } from "./bootstrap"
+import { type CommandSpec, helpText, parseCommand, UsageError } from "./cli"
 import { ConfigError, databaseSecrets, loadConfig } from "./config"
 import { describeForLog, isDatabaseUnavailable } from "./errors"
 import { listen, PortInUseError } from "./transport"
+
+const COMMAND: CommandSpec = {
+  usage: "bun run start:api (or bun api/src/main.ts; bun run dev:api reloads on edits)",
+  description: `The NPS API server. It takes no options: everything comes from the environment —
+DATABASE_URL (unset: embedded PGlite in PGLITE_DIR, default ./.data/pglite), HOST/PORT (default
+0.0.0.0:8000), NODE_ENV, JWT_SECRET (required in production), TELEGRAM_BOT_SERVICE_KEY,
+TELEGRAM_BOT_USERNAME, REDIS_URL, LOG_LEVEL. See the README's Configuration section.`,
+  options: {},
+}
+// --help is answered before anything is read, opened or bound.
+try {
+  if (parseCommand(process.argv.slice(2), COMMAND) === "help") {
+    console.log(helpText(COMMAND))
+    process.exit(0)
+  }
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error
+  console.error(`api: ${error.message}\nRun bun api/src/main.ts --help for usage.`)
+  process.exit(1)
+}
 
 const SHUTDOWN_BUDGET_MS = 8_000
 // Per query, waiting for a pooled connection included: requests answer 503 well within 5 s

@@ -1,9 +1,10 @@
 // The API as operators run it: `bun api/src/main.ts` (start:api) in its own process.
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test"
-import { mkdtempSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { generateApiKey } from "../src/credentials"
+import { run } from "./run"
 
 // These tests start real processes and PGlite (seconds each on a busy machine).
 setDefaultTimeout(30_000)
@@ -207,4 +208,21 @@ test("started while Postgres is unreachable: says so once, serves 503s, exits cl
   expect(errors.map((r) => r.msg)).toEqual(["database unavailable: answering 503 until it is back"])
   expect(JSON.stringify(errors[0])).not.toMatch(/stack|params/)
   for (const secret of [serviceKey, "pw-secret-123"]) expect(api.output()).not.toContain(secret)
+})
+
+test("start:api --help prints its usage and opens nothing; an unknown option is an error", async () => {
+  const fresh = join(tmp, "help-pglite")
+  for (const flag of ["--help", "-h"]) {
+    const res = await run(["bun", "run", "--silent", "start:api", flag], {
+      PGLITE_DIR: fresh,
+      PORT: "0",
+    })
+    expect(res).toMatchObject({ code: 0, stderr: "" })
+    expect(res.stdout).toStartWith("Usage: bun run start:api")
+    expect(res.stdout).toContain("DATABASE_URL")
+  }
+  const wrong = await run(["bun", "api/src/main.ts", "--prot", "9000"], { PGLITE_DIR: fresh })
+  expect(wrong.code).toBe(1)
+  expect(wrong.stderr).toContain("unknown option --prot")
+  expect(existsSync(fresh)).toBe(false)
 })
