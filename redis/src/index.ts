@@ -45,8 +45,14 @@ export interface SharedRedisOptions {
 }
 
 export function createSharedRedis(options: SharedRedisOptions): SharedRedis {
-  const { url, logger, fallback, prefix = "nps:", timeoutMs = 1_000, retryAfterMs = 1_000 } =
-    options
+  const {
+    url,
+    logger,
+    fallback,
+    prefix = "nps:",
+    timeoutMs = 1_000,
+    retryAfterMs = 1_000,
+  } = options
   // Reconnecting is done here, per call: Bun's own would queue commands without bound (offline
   // queue) or, after maxRetries, give up on the client for good.
   const connect = () =>
@@ -141,4 +147,12 @@ export async function sharedOrLocal<T>(
     if (error instanceof RedisUnavailableError) return local()
     throw error
   }
+}
+
+/** What of a Redis URL must never be logged: the URL and its password, raw and decoded. */
+export function redisSecrets(url: string | undefined): string[] {
+  if (!url) return []
+  if (!URL.canParse(url)) return [url]
+  const { password } = new URL(url)
+  return [url, password, decodeURIComponent(password)].filter(Boolean)
 }
