@@ -32,14 +32,15 @@ export function openTestRedis(
   logger: Logger,
   options: Partial<SharedRedisOptions> & { prefix: string },
 ): SharedRedis {
-  if (!TEST_REDIS_URL) throw new Error("no test Redis")
+  const url = options.url ?? TEST_REDIS_URL
+  if (!url) throw new Error("no test Redis")
   return createSharedRedis({
-    url: TEST_REDIS_URL,
     logger,
     fallback: "falling back to memory",
     timeoutMs: 1_000,
     retryAfterMs: 0,
     ...options,
+    url,
   })
 }
 
