@@ -25,7 +25,9 @@ import { COMMANDS, texts } from "./texts"
 
 /** The update types the bot handles — asked of getUpdates, registered with setWebhook. */
 // my_chat_member: Telegram tells the bot when a user blocks or unblocks it.
-export const ALLOWED_UPDATES = ["message", "my_chat_member"]
+export const ALLOWED_UPDATES: UpdateType[] = ["message", "my_chat_member"]
+
+export type UpdateType = Exclude<keyof TelegramUpdate, "update_id">
 
 export interface CreateBotOptions {
   config: Pick<BotConfig, "token" | "rateLimit" | "telegramApiRoot" | "heartbeatFile">

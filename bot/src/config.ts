@@ -182,6 +182,15 @@ export function loadConfig(env: Record<string, string | undefined>): BotConfig {
       issues.push({ variable: name, message: REQUIREMENTS[name] })
     }
   }
+  if (
+    !bad.has("WEBHOOK_URL") &&
+    typeof candidate.WEBHOOK_URL === "string" &&
+    new URL(candidate.WEBHOOK_URL).pathname === "/healthz"
+  )
+    issues.push({
+      variable: "WEBHOOK_URL",
+      message: `WEBHOOK_URL is invalid: its path cannot be /healthz (the health check); expected ${WEBHOOK_URL_EXAMPLE}`,
+    })
   if (candidate.BOT_MODE === "webhook") {
     if (raw.WEBHOOK_URL === undefined)
       issues.push({

@@ -10,7 +10,7 @@ import { writeFile } from "node:fs/promises"
 import type { TelegramUpdate } from "@gramio/types"
 import { describeError, type Logger } from "@nps/log"
 import { TelegramError } from "gramio"
-import type { NpsBot } from "./bot"
+import type { NpsBot, UpdateType } from "./bot"
 import type { WebhookConfig } from "./config"
 import { abortableSleep } from "./polling"
 import type { UpdateLedger } from "./update-ledger"
@@ -37,7 +37,7 @@ export interface WebhookReceiverOptions {
   nps: Pick<NpsBot, "bot" | "dispatch" | "settled">
   webhook: WebhookConfig
   /** The update types registered with setWebhook (what the bot handles). */
-  allowedUpdates: string[]
+  allowedUpdates: UpdateType[]
   ledger: UpdateLedger
   logger: Logger
   /** How long a request waits for its update before answering 503 (Telegram then redelivers). */
@@ -224,7 +224,7 @@ export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookR
         await nps.bot.api.setWebhook({
           url: webhook.url,
           secret_token: webhook.secret,
-          allowed_updates: options.allowedUpdates as never,
+          allowed_updates: options.allowedUpdates,
           // Never: updates sent while no replica ran are handled now.
           drop_pending_updates: false,
         })

@@ -170,5 +170,9 @@ describe("loadConfig", () => {
         REDIS_URL: "localhost:6379",
       }).map((issue) => issue.variable),
     ).toEqual(["BOT_MODE", "WEBHOOK_URL", "REDIS_URL", "WEBHOOK_PORT"])
+    // The health check has that path.
+    expect(issuesOf({ NPS_BOT_TOKEN: TOKEN, WEBHOOK_URL: "https://b.example/healthz" })).toEqual([
+      { variable: "WEBHOOK_URL", message: expect.stringContaining("cannot be /healthz") },
+    ])
   })
 })
