@@ -5,16 +5,18 @@ import type { Logger } from "@nps/log"
 import { RedisClient } from "bun"
 import { createSharedRedis, type SharedRedis, type SharedRedisOptions } from "../src"
 
-const url = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379"
+// An empty value counts as unset, as everywhere else.
+const url = process.env.TEST_REDIS_URL || "redis://127.0.0.1:6379"
 
 async function answers(target: string): Promise<boolean> {
-  const client = new RedisClient(target, { autoReconnect: false, connectionTimeout: 2_000 })
+  let client: RedisClient | undefined
   try {
+    client = new RedisClient(target, { autoReconnect: false, connectionTimeout: 2_000 })
     return (await client.send("PING", [])) === "PONG"
   } catch {
     return false
   } finally {
-    client.close()
+    client?.close()
   }
 }
 
