@@ -13,7 +13,12 @@ import {
 } from "../src"
 import { closedPort, openTestRedis, TEST_REDIS_URL, testPrefix } from "./helpers"
 
-const INCR = defineScript(`return redis.call('INCR', KEYS[1])`)
+// Every test key expires: the server is shared.
+const INCR = defineScript(`
+local n = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], 60000)
+return n
+`)
 
 function captured() {
   const lines: Record<string, unknown>[] = []
