@@ -1,5 +1,6 @@
 import type { Db, QueryStats } from "@nps/db"
 import type { Logger } from "@nps/log"
+import type { SharedRedis } from "@nps/redis"
 import { Elysia } from "elysia"
 import type { Config } from "./config"
 import { DEFAULT_LIMITS, type Deps, type Limits } from "./context"
@@ -12,6 +13,8 @@ import { healthRoutes } from "./modules/health"
 import { keyRoutes } from "./modules/keys"
 import { oracleRoutes } from "./modules/oracle"
 import { telegramRoutes } from "./modules/telegram"
+import { createRateLimiter, type RateLimit } from "./rate-limit"
+import { createSharedRateLimiter, type Limiter } from "./shared-rate-limit"
 import { checkRequestSize } from "./transport"
 
 export interface AppOptions {
@@ -22,6 +25,8 @@ export interface AppOptions {
   limits?: Partial<Limits>
   /** The pool's query counters (Postgres with a query deadline), exported as metrics. */
   dbStats?: () => QueryStats
+  /** Shared state (REDIS_URL): brute-force limits counted across every replica. */
+  redis?: SharedRedis
 }
 
 export { MAX_BODY_BYTES } from "./transport"
@@ -61,8 +66,13 @@ export function createApp({
   now = () => new Date(),
   limits,
   dbStats,
+  redis,
 }: AppOptions) {
-  const deps: Deps = { db, config, logger, now, jwt: createJwt(config.jwtSecret, now) }
+  const limiter = (name: string, limit: RateLimit): Limiter => {
+    const local = createRateLimiter(limit, () => now().getTime())
+    return redis ? createSharedRateLimiter({ redis, name, limit, local }) : local
+  }
+  const deps: Deps = { db, config, logger, now, jwt: createJwt(config.jwtSecret, now), limiter }
   const allLimits = { ...DEFAULT_LIMITS, ...limits }
   const started = new WeakMap<Request, { id: string; at: number }>()
   const metrics = createMetrics(dbStats)

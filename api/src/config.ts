@@ -15,6 +15,7 @@ const Env = T.Object({
   JWT_SECRET: T.Optional(T.String({ minLength: 16 })),
   TELEGRAM_BOT_SERVICE_KEY: T.Optional(T.String({ pattern: API_KEY_PATTERN })),
   TELEGRAM_BOT_USERNAME: T.Optional(T.String({ pattern: "^@?[A-Za-z][A-Za-z0-9_]{3,31}$" })),
+  REDIS_URL: T.Optional(T.String({ pattern: "^rediss?://[^\\s]+$" })),
   LOG_LEVEL: T.Union(
     [T.Literal("debug"), T.Literal("info"), T.Literal("warn"), T.Literal("error")],
     { default: "info" },
@@ -32,6 +33,8 @@ export interface Config {
   jwtSecretGenerated: boolean
   serviceKey: string | undefined
   botUsername: string | undefined
+  /** Shared state for replicas (brute-force limits); undefined: this process's memory. */
+  redisUrl: string | undefined
   logLevel: Static<typeof Env>["LOG_LEVEL"]
 }
 
@@ -68,6 +71,8 @@ const REQUIREMENTS: Record<Variable, string> = {
   TELEGRAM_BOT_USERNAME:
     "TELEGRAM_BOT_USERNAME is invalid: expected the bot's Telegram username, like @nps_oracle_bot",
   LOG_LEVEL: "LOG_LEVEL is invalid: expected one of debug, info, warn, error",
+  REDIS_URL:
+    "REDIS_URL is invalid: expected a Redis URL like redis://redis:6379 (rediss:// for TLS, redis://:password@host:6379/0 with a password and database)",
 }
 export const JWT_SECRET_REQUIRED =
   "JWT_SECRET is required when NODE_ENV=production: set it to a random secret of at least 16 characters, like the output of `openssl rand -hex 32`"
@@ -85,6 +90,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   for (const error of Value.Errors(Env, value)) bad.add(error.path.split("/")[1] as Variable)
   // Convert would read "80.5" or "8e3" as some port; only plain digits are a port.
   if (present.PORT !== undefined && !/^[0-9]+$/.test(present.PORT)) bad.add("PORT")
+  if (present.REDIS_URL !== undefined && !URL.canParse(present.REDIS_URL)) bad.add("REDIS_URL")
   const issues = [...bad].map((variable) => ({
     variable,
     message: REQUIREMENTS[variable] ?? `${variable} is invalid`,
@@ -105,6 +111,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     jwtSecretGenerated: !e.JWT_SECRET,
     serviceKey: e.TELEGRAM_BOT_SERVICE_KEY,
     botUsername: e.TELEGRAM_BOT_USERNAME?.replace(/^@/, ""),
+    redisUrl: e.REDIS_URL,
     logLevel: e.LOG_LEVEL,
   }
 }

@@ -3,6 +3,7 @@ import type { Logger } from "@nps/log"
 import type { Config } from "./config"
 import type { Jwt } from "./credentials"
 import type { RateLimit } from "./rate-limit"
+import type { Limiter } from "./shared-rate-limit"
 
 /** Everything a request handler may depend on; built once by createApp. */
 export interface Deps {
@@ -11,6 +12,8 @@ export interface Deps {
   logger: Logger
   now: () => Date
   jwt: Jwt
+  /** A named limit: in this process's memory, or (REDIS_URL) shared by every replica. */
+  limiter: (name: string, limit: RateLimit) => Limiter
 }
 
 export interface Limits {

@@ -1,6 +1,7 @@
 // The API's composition root: the only module with side effects.
 import { createDb, type Database, migrate } from "@nps/db"
 import { createLogger } from "@nps/log"
+import { createSharedRedis, redisSecrets } from "@nps/redis"
 import { createApp } from "./app"
 import { ensureServiceKey } from "./bootstrap"
 import { type CommandSpec, helpText, parseCommand, UsageError } from "./cli"
@@ -61,7 +62,12 @@ if (config.jwtSecretGenerated) {
 const logger = createLogger({
   service: "api",
   level: config.logLevel,
-  secrets: [config.jwtSecret, config.serviceKey, ...databaseSecrets(config.databaseUrl)],
+  secrets: [
+    config.jwtSecret,
+    config.serviceKey,
+    ...databaseSecrets(config.databaseUrl),
+    ...redisSecrets(config.redisUrl),
+  ],
 })
 if (config.jwtSecretGenerated && !hot.__npsServer)
   logger.warn("JWT_SECRET not set: using a random per-process secret (tokens die with the process)")
@@ -86,7 +92,17 @@ try {
   process.exit(1)
 }
 
-const app = createApp({ db: database.db, config, logger, dbStats: database.stats })
+// Replicas: the login and link limits are counted in Redis; while it is unavailable, each
+// process counts alone (see shared-rate-limit.ts).
+const redis =
+  config.redisUrl === undefined
+    ? undefined
+    : createSharedRedis({
+        url: config.redisUrl,
+        logger,
+        fallback: "each replica applies the login and link limits on its own until it is back",
+      })
+const app = createApp({ db: database.db, config, logger, dbStats: database.stats, redis })
 // Postgres may be down while we start: the health probe logs that once, and we serve 503s
 // until it is back rather than exit (the API recovers by itself).
 const reachable = (await app.handle(new Request("http://localhost/api/health"))).ok
@@ -127,6 +143,7 @@ try {
 hot.__npsServer = {
   stop: async () => {
     await app.stop()
+    redis?.close()
   },
 }
 logger.info("api listening", {

@@ -83,3 +83,24 @@ test("a database URL's password is a secret in raw and decoded form", () => {
   expect(databaseSecrets("postgres://db/nps")).toEqual(["postgres://db/nps"])
   expect(databaseSecrets(undefined)).toEqual([])
 })
+
+test("REDIS_URL: unset by default; a redis:// or rediss:// URL, else named in words without its value", () => {
+  expect(loadConfig({}).redisUrl).toBeUndefined()
+  expect(loadConfig({ REDIS_URL: "redis://:pw@redis:6379/1" }).redisUrl).toBe(
+    "redis://:pw@redis:6379/1",
+  )
+  expect(loadConfig({ REDIS_URL: "rediss://cache.example.com:6380" }).redisUrl).toBe(
+    "rediss://cache.example.com:6380",
+  )
+  for (const REDIS_URL of ["cache:7000", "http://cache:7000", "redis://pw secret@cache"]) {
+    try {
+      loadConfig({ REDIS_URL })
+      throw new Error("expected a ConfigError")
+    } catch (error) {
+      expect((error as ConfigError).issues).toEqual([
+        { variable: "REDIS_URL", message: expect.stringContaining("like redis://redis:6379") },
+      ])
+      expect(JSON.stringify((error as ConfigError).issues)).not.toContain(REDIS_URL)
+    }
+  }
+})

@@ -20,7 +20,14 @@ import { createDispatcher } from "./dispatcher"
 import type { BotMetrics } from "./metrics"
 import { abortableSleep, createPoller, type PollerOptions, type PollerState } from "./polling"
 import { createRateLimiter } from "./rate-limit"
+import type { ChatLimiter } from "./shared-rate-limit"
 import { COMMANDS, texts } from "./texts"
+
+/** The update types the bot handles — asked of getUpdates, registered with setWebhook. */
+// my_chat_member: Telegram tells the bot when a user blocks or unblocks it.
+export const ALLOWED_UPDATES: UpdateType[] = ["message", "my_chat_member"]
+
+export type UpdateType = Exclude<keyof TelegramUpdate, "update_id">
 
 export interface CreateBotOptions {
   config: Pick<BotConfig, "token" | "rateLimit" | "telegramApiRoot" | "heartbeatFile">
@@ -54,6 +61,13 @@ export interface CreateBotOptions {
   /** Prometheus metrics to record into (METRICS_PORT); none when absent. */
   metrics?: BotMetrics
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>
+  /**
+   * polling (default): start() polls, after deleting a webhook left set. webhook: updates come
+   * through dispatch() (webhook.ts) and start() does not poll.
+   */
+  mode?: "polling" | "webhook"
+  /** The per-chat limit; default: this process's memory (REDIS_URL: shared-rate-limit.ts). */
+  limiter?: ChatLimiter
 }
 
 export interface BotHealth {
@@ -72,6 +86,8 @@ export interface NpsBot {
   dispatch(update: TelegramUpdate): boolean
   /** Resolves when no update is queued or running. */
   idle(): Promise<void>
+  /** Resolves once this update is no longer queued or running. */
+  settled(updateId: number): Promise<void>
   /** getMe (retried while Telegram is unreachable), command menu, then long polling. */
   start(): Promise<void>
   /** Stops polling at once, lets in-flight updates finish (bounded), confirms what was handled. */
@@ -122,7 +138,8 @@ export function createBot(options: CreateBotOptions): NpsBot {
     },
     ...(options.info && { info: options.info }),
   })
-  const limiter = createRateLimiter({ limit: config.rateLimit, now })
+  const mode = options.mode ?? "polling"
+  const limiter = options.limiter ?? createRateLimiter({ limit: config.rateLimit, now })
   const outcomes = new WeakMap<object, Outcome>()
   // At the drain deadline, calls still waiting on the NPS API give up: the user hears
   // "temporarily unavailable" and the update is done. Left running, it would be cut off by the
@@ -240,7 +257,7 @@ export function createBot(options: CreateBotOptions): NpsBot {
   bot.use(async (ctx, next) => {
     const message = messageOf(ctx)
     if (!message) return next()
-    const verdict = limiter.hit(message.chatId)
+    const verdict = await limiter.hit(message.chatId)
     if (verdict === "allowed") return next()
     outcomes.set(ctx, verdict === "limited" ? "rate_limited" : "rate_limited_silent")
     metrics?.rateLimited(verdict === "limited")
@@ -281,8 +298,7 @@ export function createBot(options: CreateBotOptions): NpsBot {
     token: config.token,
     dispatcher,
     logger,
-    // my_chat_member: Telegram tells the bot when a user blocks or unblocks it.
-    allowedUpdates: ["message", "my_chat_member"],
+    allowedUpdates: ALLOWED_UPDATES,
     sleep,
     ...options.polling,
     onFailure: metrics && ((code) => metrics.telegramError("getUpdates", code)),
@@ -327,11 +343,31 @@ export function createBot(options: CreateBotOptions): NpsBot {
     }
   }
 
+  /**
+   * Polling and a webhook exclude each other: a webhook left set (BOT_MODE was webhook) is
+   * deleted, explicitly, keeping its pending updates for the poll.
+   */
+  const deleteLeftoverWebhook = async () => {
+    try {
+      const info = await bot.api.getWebhookInfo()
+      if (!info.url) return
+      await bot.api.deleteWebhook({ drop_pending_updates: false })
+      logger.info("deleted the webhook left set for this bot, to poll instead", {
+        webhook: URL.canParse(info.url) ? new URL(info.url).origin : undefined,
+        pending_updates: info.pending_update_count,
+      })
+    } catch (error) {
+      // Polling then reports the conflict (409) itself, with what to do.
+      logger.warn("could not check for a webhook left set", { error: safeMessage(error) })
+    }
+  }
+
   return {
     bot,
     handle,
     dispatch: (update) => dispatcher.dispatch(update),
     idle: () => dispatcher.idle(),
+    settled: (updateId) => dispatcher.settled(updateId),
 
     async start() {
       if (started) throw new Error("bot already started")
@@ -356,9 +392,17 @@ export function createBot(options: CreateBotOptions): NpsBot {
         })
       }
       if (lifecycle.signal.aborted) return
-      // No dropPendingUpdates: whatever arrived while the bot was down is handled now.
-      poller.start()
-      logger.info("bot started", { username: bot.info?.username, rate_limit: config.rateLimit })
+      if (mode === "polling") {
+        await deleteLeftoverWebhook()
+        if (lifecycle.signal.aborted) return
+        // No dropPendingUpdates: whatever arrived while the bot was down is handled now.
+        poller.start()
+      }
+      logger.info("bot started", {
+        username: bot.info?.username,
+        rate_limit: config.rateLimit,
+        mode,
+      })
     },
 
     async stop() {
@@ -388,7 +432,9 @@ export function createBot(options: CreateBotOptions): NpsBot {
       if (!drained)
         logger.warn("stopped before every update finished", { pending: dispatcher.pending })
       // Confirm everything finished, up to the first unfinished update (which must come again).
-      if (started) await poller.confirm(dispatcher.lowestUnfinished() ?? poller.offset)
+      // (A webhook answers each update itself.)
+      if (started && mode === "polling")
+        await poller.confirm(dispatcher.lowestUnfinished() ?? poller.offset)
       logger.info("bot stopped", { drained })
     },
 

@@ -4,6 +4,8 @@ import { type Static, Type } from "@sinclair/typebox"
 import { Value } from "@sinclair/typebox/value"
 
 const LOG_LEVELS = ["debug", "info", "warn", "error"] as const
+const BOT_MODES = ["polling", "webhook"] as const
+const REDIS_URL_PATTERN = "^rediss?://[^\\s]+$"
 
 const HttpUrl = (fallback: string) =>
   Type.String({ default: fallback, pattern: "^https?://[^\\s]+$" })
@@ -22,6 +24,17 @@ export const EnvSchema = Type.Object({
   ),
   BOT_HEARTBEAT_FILE: Type.Optional(Type.String({ minLength: 1 })),
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65_535 })),
+  // Webhook mode and replicas.
+  BOT_MODE: Type.Union(
+    BOT_MODES.map((mode) => Type.Literal(mode)),
+    { default: "polling" },
+  ),
+  WEBHOOK_URL: Type.Optional(Type.String({ pattern: "^https?://[^\\s]+$" })),
+  // What Telegram allows for setWebhook's secret_token.
+  WEBHOOK_SECRET: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9_-]{1,256}$" })),
+  WEBHOOK_HOST: Type.String({ minLength: 1, default: "0.0.0.0" }),
+  WEBHOOK_PORT: Type.Integer({ minimum: 0, maximum: 65_535, default: 8081 }),
+  REDIS_URL: Type.Optional(Type.String({ pattern: REDIS_URL_PATTERN })),
 })
 export type Env = Static<typeof EnvSchema>
 
@@ -38,6 +51,23 @@ export interface BotConfig {
   heartbeatFile: string | undefined
   /** Where GET /metrics is served; undefined: no metrics server (0: any free port). */
   metricsPort: number | undefined
+  /** How updates arrive: long polling (one process per token) or a webhook (any number). */
+  mode: (typeof BOT_MODES)[number]
+  /** Webhook mode only. */
+  webhook: WebhookConfig | undefined
+  /** Shared state for replicas; undefined: everything in this process's memory. */
+  redisUrl: string | undefined
+}
+
+export interface WebhookConfig {
+  /** The public URL registered with setWebhook. */
+  url: string
+  /** The path of `url`: what the bot serves POST on. */
+  path: string
+  /** setWebhook's secret_token, expected back in X-Telegram-Bot-Api-Secret-Token. */
+  secret: string
+  host: string
+  port: number
 }
 
 export interface ConfigIssue {
@@ -53,6 +83,10 @@ export class ConfigError extends Error {
 }
 
 export const TOKEN_MISSING = "NPS_BOT_TOKEN not set — cannot start bot"
+const WEBHOOK_URL_EXAMPLE =
+  "the public https URL Telegram posts updates to, like https://bot.example.com/telegram/webhook"
+const WEBHOOK_SECRET_EXAMPLE =
+  "1 to 256 characters of A-Z, a-z, 0-9, _ and -, like the output of `openssl rand -hex 32`"
 
 // What each variable must look like, phrased for operators. Never echoes the value: it may be a secret.
 const REQUIREMENTS: Record<keyof Env, string> = {
@@ -65,6 +99,13 @@ const REQUIREMENTS: Record<keyof Env, string> = {
   LOG_LEVEL: `LOG_LEVEL is invalid: expected one of ${LOG_LEVELS.join(", ")}`,
   BOT_HEARTBEAT_FILE: "BOT_HEARTBEAT_FILE is invalid: expected a file path",
   METRICS_PORT: "METRICS_PORT is invalid: expected a port number from 0 to 65535, like 9464",
+  BOT_MODE: `BOT_MODE is invalid: expected ${BOT_MODES.join(" or ")}`,
+  WEBHOOK_URL: `WEBHOOK_URL is invalid: expected ${WEBHOOK_URL_EXAMPLE}`,
+  WEBHOOK_SECRET: `WEBHOOK_SECRET is invalid: expected ${WEBHOOK_SECRET_EXAMPLE}`,
+  WEBHOOK_HOST: "WEBHOOK_HOST is invalid: expected an address to listen on, like 0.0.0.0",
+  WEBHOOK_PORT: "WEBHOOK_PORT is invalid: expected a port number from 0 to 65535, like 8081",
+  REDIS_URL:
+    "REDIS_URL is invalid: expected a Redis URL like redis://redis:6379 (rediss:// for TLS, redis://:password@host:6379/0 with a password and database)",
 }
 
 /** `bun bot/src/main.ts --help`: what the bot does and every variable it reads. */
@@ -79,10 +120,15 @@ takes no arguments; it is configured by environment variables (an empty value co
   TELEGRAM_RATE_LIMIT        messages per minute per chat (default 20)
   TELEGRAM_API_ROOT          Bot API server root (default https://api.telegram.org)
   METRICS_PORT               serve Prometheus metrics at GET /metrics on this port (default off)
-  BOT_HEARTBEAT_FILE         file touched after every successful getUpdates (healthchecks)
+  BOT_HEARTBEAT_FILE         file touched while the bot receives updates (healthchecks)
   LOG_LEVEL                  debug, info, warn or error (default info)
+  BOT_MODE                   polling (default; one process per token) or webhook (any number)
+  WEBHOOK_URL                webhook mode: the public https URL Telegram posts updates to
+  WEBHOOK_SECRET             webhook mode: the secret Telegram sends with every update
+  WEBHOOK_HOST, WEBHOOK_PORT webhook mode: where the bot listens (default 0.0.0.0 and 8081)
+  REDIS_URL                  share the rate limit and de-duplication with other replicas
 
-SIGTERM or SIGINT stops polling, lets updates in flight finish (5 s at most) and exits 0.
+SIGTERM or SIGINT stops receiving updates, lets those in flight finish and exits 0 within 10 s.
 
 Options:
   -h, --help   show this help and exit`
@@ -93,7 +139,7 @@ export function loadConfig(env: Record<string, string | undefined>): BotConfig {
   for (const name of Object.keys(EnvSchema.properties)) {
     // Compose files often pass `VAR=` for "unset": treat blank as absent.
     const value = env[name]?.trim()
-    if (value) raw[name] = name === "LOG_LEVEL" ? value.toLowerCase() : value
+    if (value) raw[name] = name === "LOG_LEVEL" || name === "BOT_MODE" ? value.toLowerCase() : value
   }
 
   const issues: ConfigIssue[] = []
@@ -118,17 +164,44 @@ export function loadConfig(env: Record<string, string | undefined>): BotConfig {
     issues.push({ variable, message: REQUIREMENTS[variable] ?? `${variable} is invalid` })
   }
   // Convert truncates "2.5" to 2; a number must be written as a whole number.
-  for (const name of ["TELEGRAM_RATE_LIMIT", "METRICS_PORT"] as const) {
+  for (const name of ["TELEGRAM_RATE_LIMIT", "METRICS_PORT", "WEBHOOK_PORT"] as const) {
     if (raw[name] !== undefined && !bad.has(name) && Number(raw[name]) !== candidate[name]) {
       bad.add(name)
       issues.push({ variable: name, message: REQUIREMENTS[name] })
     }
   }
-  for (const name of ["TELEGRAM_BOT_API_URL", "TELEGRAM_API_ROOT"] as const) {
+  for (const name of [
+    "TELEGRAM_BOT_API_URL",
+    "TELEGRAM_API_ROOT",
+    "WEBHOOK_URL",
+    "REDIS_URL",
+  ] as const) {
     const value = candidate[name]
     if (!bad.has(name) && typeof value === "string" && !URL.canParse(value)) {
+      bad.add(name)
       issues.push({ variable: name, message: REQUIREMENTS[name] })
     }
+  }
+  if (
+    !bad.has("WEBHOOK_URL") &&
+    typeof candidate.WEBHOOK_URL === "string" &&
+    new URL(candidate.WEBHOOK_URL).pathname === "/healthz"
+  )
+    issues.push({
+      variable: "WEBHOOK_URL",
+      message: `WEBHOOK_URL is invalid: its path cannot be /healthz (the health check); expected ${WEBHOOK_URL_EXAMPLE}`,
+    })
+  if (candidate.BOT_MODE === "webhook") {
+    if (raw.WEBHOOK_URL === undefined)
+      issues.push({
+        variable: "WEBHOOK_URL",
+        message: `WEBHOOK_URL is required when BOT_MODE=webhook: ${WEBHOOK_URL_EXAMPLE}`,
+      })
+    if (raw.WEBHOOK_SECRET === undefined)
+      issues.push({
+        variable: "WEBHOOK_SECRET",
+        message: `WEBHOOK_SECRET is required when BOT_MODE=webhook: ${WEBHOOK_SECRET_EXAMPLE}`,
+      })
   }
   if (issues.length > 0) throw new ConfigError(issues)
 
@@ -142,5 +215,17 @@ export function loadConfig(env: Record<string, string | undefined>): BotConfig {
     logLevel: parsed.LOG_LEVEL,
     heartbeatFile: parsed.BOT_HEARTBEAT_FILE,
     metricsPort: parsed.METRICS_PORT,
+    mode: parsed.BOT_MODE,
+    webhook:
+      parsed.BOT_MODE === "webhook" && parsed.WEBHOOK_URL && parsed.WEBHOOK_SECRET
+        ? {
+            url: parsed.WEBHOOK_URL,
+            path: new URL(parsed.WEBHOOK_URL).pathname,
+            secret: parsed.WEBHOOK_SECRET,
+            host: parsed.WEBHOOK_HOST,
+            port: parsed.WEBHOOK_PORT,
+          }
+        : undefined,
+    redisUrl: parsed.REDIS_URL,
   }
 }

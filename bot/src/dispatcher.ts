@@ -16,6 +16,8 @@ export interface Dispatcher {
   idle(): Promise<void>
   /** Resolves when `pending` is below the backlog bound (polling waits on it). */
   hasRoom(): Promise<void>
+  /** Resolves once this update is no longer queued or running (at once if it is not). */
+  settled(updateId: number): Promise<void>
 }
 
 export interface DispatcherOptions {
@@ -56,6 +58,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   let running = 0
   const idleWaiters: (() => void)[] = []
   const roomWaiters: (() => void)[] = []
+  const settledWaiters = new Map<number, (() => void)[]>()
 
   const remember = (id: number) => {
     seen.add(id)
@@ -83,6 +86,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         })
       }
       unfinished.delete(update.update_id)
+      for (const resolve of settledWaiters.get(update.update_id) ?? []) resolve()
+      settledWaiters.delete(update.update_id)
       lane.shift()
     }
     running--
@@ -131,6 +136,14 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     hasRoom() {
       if (unfinished.size < maxPending) return Promise.resolve()
       return new Promise((resolve) => roomWaiters.push(resolve))
+    },
+    settled(updateId) {
+      if (!unfinished.has(updateId)) return Promise.resolve()
+      return new Promise((resolve) => {
+        const waiters = settledWaiters.get(updateId) ?? []
+        waiters.push(resolve)
+        settledWaiters.set(updateId, waiters)
+      })
     },
   }
 }

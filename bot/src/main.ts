@@ -2,6 +2,7 @@
 // the logger, API client and bot, poll, and stop cleanly on SIGTERM/SIGINT.
 import { parseArgs } from "node:util"
 import { createLogger, describeError } from "@nps/log"
+import { createSharedRedis, redisSecrets } from "@nps/redis"
 import { ConfigError, loadConfig, USAGE } from "./config"
 
 // --help (and any argument, which the bot does not take) is answered before anything else runs.
@@ -25,7 +26,12 @@ const env = process.env
 const bootLogger = createLogger({
   service: "bot",
   level: env.LOG_LEVEL,
-  secrets: [env.NPS_BOT_TOKEN, env.TELEGRAM_BOT_SERVICE_KEY],
+  secrets: [
+    env.NPS_BOT_TOKEN,
+    env.TELEGRAM_BOT_SERVICE_KEY,
+    env.WEBHOOK_SECRET,
+    ...redisSecrets(env.REDIS_URL),
+  ],
 })
 
 // GramIO's debug namespaces print request and response bodies (the token's URL, /link texts with
@@ -47,7 +53,12 @@ try {
 const logger = createLogger({
   service: "bot",
   level: config.logLevel,
-  secrets: [config.token, config.serviceKey],
+  secrets: [
+    config.token,
+    config.serviceKey,
+    config.webhook?.secret,
+    ...redisSecrets(config.redisUrl),
+  ],
 })
 if (!config.serviceKey)
   logger.warn(
@@ -59,8 +70,13 @@ if (!config.serviceKey)
 
 // Imported only now, after DEBUG is gone (see above).
 const { createApiClient } = await import("./api-client")
-const { createBot, TokenRejectedError } = await import("./bot")
+const { ALLOWED_UPDATES, createBot, TokenRejectedError } = await import("./bot")
 const { createBotMetrics, PortInUseError, serveMetrics } = await import("./metrics")
+const { createSharedChatLimiter } = await import("./shared-rate-limit")
+const { createMemoryLedger, createSharedLedger } = await import("./update-ledger")
+const { createWebhookReceiver, WebhookPortInUseError, WebhookRejectedError } = await import(
+  "./webhook"
+)
 
 const metrics = config.metricsPort === undefined ? undefined : createBotMetrics()
 const api = createApiClient({
@@ -69,9 +85,57 @@ const api = createApiClient({
   logger,
   metrics,
 })
+// Replicas (REDIS_URL): the per-chat limit and webhook de-duplication live in Redis, keyed by the
+// bot's id (the token's public half). Without it, or while Redis is unavailable, each process
+// keeps them in its own memory.
+const botId = config.token.split(":")[0] ?? "bot"
+const redis = config.redisUrl
+  ? createSharedRedis({
+      url: config.redisUrl,
+      logger,
+      fallback:
+        "each replica applies the rate limit and de-duplicates updates on its own until it is back",
+    })
+  : undefined
+if (config.mode === "webhook" && !redis)
+  logger.warn(
+    "BOT_MODE=webhook without REDIS_URL: rate limit and de-duplication are this process's own; run one replica, or set REDIS_URL",
+    { variable: "REDIS_URL" },
+  )
+
 // Stopping: 4 s for updates in flight, 2 s more to answer those stuck on the API, 2 s at most to
 // tell Telegram what was handled — inside the 9 s deadline below and the contract's 10 s.
-const bot = createBot({ config, api, logger, drainTimeoutMs: 4_000, drainGraceMs: 2_000, metrics })
+const bot = createBot({
+  config,
+  api,
+  logger,
+  drainTimeoutMs: 4_000,
+  drainGraceMs: 2_000,
+  metrics,
+  mode: config.mode,
+  limiter: redis && createSharedChatLimiter({ redis, botId, limit: config.rateLimit }),
+})
+
+// Webhook mode: the port is bound now, so a taken WEBHOOK_PORT stops the bot before anything else.
+const ledger =
+  config.webhook && (redis ? createSharedLedger({ redis, botId }) : createMemoryLedger())
+let receiver: ReturnType<typeof createWebhookReceiver> | undefined
+if (config.webhook && ledger) {
+  try {
+    receiver = createWebhookReceiver({
+      nps: bot,
+      webhook: config.webhook,
+      allowedUpdates: ALLOWED_UPDATES,
+      ledger,
+      logger,
+      heartbeatFile: config.heartbeatFile,
+    })
+  } catch (error) {
+    if (!(error instanceof WebhookPortInUseError)) throw error
+    logger.error(error.message, { variable: "WEBHOOK_PORT" })
+    process.exit(1)
+  }
+}
 
 // `bun --hot` (dev:bot) runs this file again in the same process on every edit. The previous bot
 // must stop polling before this one starts, or the two fight over getUpdates (409); process-wide
@@ -97,9 +161,18 @@ if (metrics && config.metricsPort !== undefined) {
   logger.info("metrics listening", { url: `http://0.0.0.0:${metricsServer.port}/metrics` })
 }
 const nps = {
-  start: () => bot.start(),
+  start: async () => {
+    await bot.start()
+    await receiver?.start()
+  },
   stop: async () => {
+    // Webhook: the port closes at once (the load balancer sends updates to other replicas);
+    // updates in flight finish, and those that cannot are given back to Telegram.
+    receiver?.close()
     await bot.stop()
+    await receiver?.finish()
+    ledger?.close()
+    redis?.close()
     await metricsServer?.stop()
   },
 }
@@ -143,6 +216,8 @@ try {
 } catch (error) {
   if (error instanceof TokenRejectedError)
     logger.error(error.message, { variable: "NPS_BOT_TOKEN" })
+  else if (error instanceof WebhookRejectedError)
+    logger.error(error.message, { variable: error.variable })
   else logger.error("bot failed to start", { error: describeError(error) })
   process.exit(1)
 }

@@ -1,6 +1,8 @@
 // A small Telegram Bot API server (Bun.serve on 127.0.0.1) that speaks Telegram's HTTP protocol
 // well enough to run the real bot against it: getMe, getUpdates with offsets and long polling,
-// sendMessage, deleteMessage, setMyCommands. It records every call, lets a test program failures
+// sendMessage, deleteMessage, setMyCommands, and webhooks (setWebhook, deleteWebhook,
+// getWebhookInfo; queued updates are then POSTed to the webhook as Telegram does: one chat's in
+// order, each only after the previous one was answered 2xx, failed ones again after a pause). It records every call, lets a test program failures
 // (400, 403, 409, 429 with retry_after, 5xx), and lets a program queue a user's message and await
 // the bot's replies — tests use it, and so can an offline "chat with the bot in a terminal" mode.
 // Chats behave as in Telegram when the user blocks the bot (a my_chat_member update, then 403 on
@@ -14,6 +16,7 @@ import type {
   TelegramUpdate,
   TelegramUser,
 } from "@gramio/types"
+import { laneKey } from "./dispatcher"
 
 export type ChatType = "private" | "group" | "supergroup" | "channel"
 
@@ -53,6 +56,24 @@ export interface StandInOptions {
   bot?: Partial<TelegramUser>
   /** Upper bound on a long poll's wait, in ms (default: whatever timeout the client asks for). */
   maxPollMs?: number
+  /** First pause before a failed webhook delivery is tried again, doubling to 2 s (default 100). */
+  webhookRetryMs?: number
+  /** How long a webhook request may take before it counts as failed (default 60 s). */
+  webhookTimeoutMs?: number
+}
+
+/** A webhook as setWebhook registered it. */
+export interface Webhook {
+  url: string
+  secret: string | undefined
+  maxConnections: number
+}
+
+/** One POST of an update to the webhook: the HTTP status, 0 when no answer came. */
+export interface WebhookDelivery {
+  updateId: number
+  url: string
+  status: number
 }
 
 /** The bot's status in a chat, as a my_chat_member update reports it. */
@@ -124,6 +145,23 @@ export interface BotApiStandIn {
   delivered(updateId: number): Promise<void>
   /** Answers the next `times` calls of `method` with `failure` instead of normally. */
   fail(method: string, failure: Failure, times?: number): void
+  /** The webhook set with setWebhook, if any (getUpdates answers 409 meanwhile). */
+  readonly webhook: Webhook | undefined
+  /** Every POST of an update to the webhook, in the order they were answered. */
+  readonly deliveries: readonly WebhookDelivery[]
+  /**
+   * A user's text message as Telegram would deliver it, without queueing it (for post()): a
+   * bot_command entity when it starts with "/".
+   */
+  draft(chatId: number, text: string, options?: MessageOptions): TelegramUpdate
+  /**
+   * POSTs an update once, as Telegram does: to `url` (default: the registered webhook) with the
+   * secret header (default: the registered secret; null: no header). The queue is not touched.
+   */
+  post(
+    update: TelegramUpdate,
+    options?: { url?: string; secret?: string | null; signal?: AbortSignal },
+  ): Promise<Response>
   /** Called after every recorded call; returns an unsubscribe function. */
   onCall(listener: (call: RecordedCall) => void): () => void
   close(): Promise<void>
@@ -143,6 +181,8 @@ interface Waiter {
 
 const CONFLICT =
   "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
+const WEBHOOK_ACTIVE =
+  "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
 
 /** Update types Telegram sends only to bots that list them in allowed_updates. */
 const OPT_IN_UPDATES = new Set(["chat_member", "message_reaction", "message_reaction_count"])
@@ -297,6 +337,89 @@ export async function startBotApiStandIn(options: StandInOptions = {}): Promise<
     }
   }
 
+  // --- webhooks: what Telegram does once setWebhook is called ---------------------------------
+  let webhook: Webhook | undefined
+  let lastWebhookError: { date: number; message: string } | undefined
+  const deliveries: WebhookDelivery[] = []
+  const pushing = new Set<number>()
+  const retries = new Map<number, { at: number; attempts: number }>()
+  const retryTimers = new Set<ReturnType<typeof setTimeout>>()
+  const stopPushing = new AbortController()
+  const retryMs = options.webhookRetryMs ?? 100
+  const webhookTimeoutMs = options.webhookTimeoutMs ?? 60_000
+
+  const post: BotApiStandIn["post"] = (update, { url, secret, signal } = {}) => {
+    const target = url ?? webhook?.url
+    if (!target) throw new Error("stand-in: no webhook set and no url given")
+    const token = secret === undefined ? webhook?.secret : (secret ?? undefined)
+    return fetch(target, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        ...(token !== undefined && { "X-Telegram-Bot-Api-Secret-Token": token }),
+      },
+      body: JSON.stringify(update),
+      signal,
+    })
+  }
+
+  /** POSTs what can go now: the first queued update of each chat not already on its way. */
+  const pushUpdates = () => {
+    const hook = webhook
+    if (!hook || closed) return
+    const kept = queue.filter(wanted)
+    queue.splice(0, queue.length, ...kept)
+    // One chat's updates in order: the next goes only once the one before it was answered 2xx.
+    const lanes = new Set<string>()
+    for (const update of queue) {
+      const lane = laneKey(update)
+      if (lanes.has(lane)) continue
+      lanes.add(lane)
+      if (pushing.has(update.update_id)) continue
+      if (pushing.size >= hook.maxConnections) break
+      if ((retries.get(update.update_id)?.at ?? 0) > Date.now()) continue
+      void push(update, hook)
+    }
+  }
+
+  const push = async (update: TelegramUpdate, hook: Webhook) => {
+    const id = update.update_id
+    pushing.add(id)
+    let status = 0
+    try {
+      const response = await post(update, {
+        url: hook.url,
+        secret: hook.secret ?? null,
+        signal: AbortSignal.any([stopPushing.signal, AbortSignal.timeout(webhookTimeoutMs)]),
+      })
+      status = response.status
+      await response.arrayBuffer()
+    } catch {}
+    pushing.delete(id)
+    if (closed) return
+    deliveries.push({ updateId: id, url: hook.url, status })
+    if (status >= 200 && status < 300) {
+      retries.delete(id)
+      const at = queue.findIndex((queued) => queued.update_id === id)
+      if (at >= 0) queue.splice(at, 1)
+      deliver([update])
+    } else {
+      lastWebhookError = {
+        date: Math.floor(Date.now() / 1000),
+        message: status ? `Wrong response from the webhook: ${status}` : "Connection failed",
+      }
+      const attempts = (retries.get(id)?.attempts ?? 0) + 1
+      const delay = Math.min(2_000, retryMs * 2 ** (attempts - 1))
+      retries.set(id, { at: Date.now() + delay, attempts })
+      const timer = setTimeout(() => {
+        retryTimers.delete(timer)
+        pushUpdates()
+      }, delay)
+      retryTimers.add(timer)
+    }
+    pushUpdates()
+  }
+
   const answerPolls = () => {
     const waiting = polls
     polls = []
@@ -316,6 +439,7 @@ export async function startBotApiStandIn(options: StandInOptions = {}): Promise<
     params: Record<string, unknown>,
     signal: AbortSignal,
   ): Response | Promise<Response> => {
+    if (webhook) return apiError(409, WEBHOOK_ACTIVE)
     const offset = Number(params.offset ?? 0)
     const limit = Math.min(Math.max(Number(params.limit ?? 100), 1), 100)
     if (Array.isArray(params.allowed_updates))
@@ -396,9 +520,57 @@ export async function startBotApiStandIn(options: StandInOptions = {}): Promise<
   > = {
     getMe: () => ok(botInfo),
     getUpdates,
-    deleteWebhook: () => ok(true),
+    setWebhook: (params) => {
+      const url = typeof params.url === "string" ? params.url : ""
+      if (url === "") {
+        webhook = undefined
+        return ok(true)
+      }
+      if (!/^https?:\/\//.test(url) || !URL.canParse(url))
+        return apiError(400, "Bad Request: bad webhook: invalid URL")
+      const secret = params.secret_token
+      if (secret !== undefined && !/^[A-Za-z0-9_-]{1,256}$/.test(String(secret)))
+        return apiError(400, "Bad Request: secret token contains unallowed characters")
+      const maxConnections = Number(params.max_connections ?? 40)
+      if (!Number.isInteger(maxConnections) || maxConnections < 1 || maxConnections > 100)
+        return apiError(400, "Bad Request: bad max_connections")
+      if (Array.isArray(params.allowed_updates))
+        allowedUpdates = params.allowed_updates.length
+          ? new Set(params.allowed_updates.map(String))
+          : undefined
+      if (params.drop_pending_updates === true) queue.splice(0)
+      webhook = {
+        url,
+        secret: secret === undefined ? undefined : String(secret),
+        maxConnections,
+      }
+      // A webhook ends every long poll, as on Telegram.
+      for (const poll of polls.splice(0)) {
+        clearTimeout(poll.timer)
+        poll.resolve(apiError(409, WEBHOOK_ACTIVE))
+      }
+      pushUpdates()
+      return ok(true)
+    },
+    deleteWebhook: (params) => {
+      webhook = undefined
+      if (params.drop_pending_updates === true) queue.splice(0)
+      return ok(true)
+    },
     getWebhookInfo: () =>
-      ok({ url: "", has_custom_certificate: false, pending_update_count: queue.length }),
+      ok({
+        url: webhook?.url ?? "",
+        has_custom_certificate: false,
+        pending_update_count: queue.length,
+        ...(webhook && {
+          max_connections: webhook.maxConnections,
+          ...(allowedUpdates && { allowed_updates: [...allowedUpdates] }),
+          ...(lastWebhookError && {
+            last_error_date: lastWebhookError.date,
+            last_error_message: lastWebhookError.message,
+          }),
+        }),
+      }),
     setMyCommands: (params) => {
       const commands = params.commands
       const valid =
@@ -540,6 +712,7 @@ export async function startBotApiStandIn(options: StandInOptions = {}): Promise<
       nextUpdateId = Math.max(nextUpdateId, update_id + 1)
       queue.push(ordered)
       answerPolls()
+      pushUpdates()
       return ordered
     },
 
@@ -582,6 +755,10 @@ export async function startBotApiStandIn(options: StandInOptions = {}): Promise<
     },
 
     message(chatId, text, messageOptions = {}) {
+      return standIn.enqueue(standIn.draft(chatId, text, messageOptions))
+    },
+
+    draft(chatId, text, messageOptions = {}) {
       const { chat, telegramChat } = chatOf(chatId, messageOptions.type)
       const command = text.startsWith("/") ? (text.split(/\s/)[0] ?? "") : ""
       const message: TelegramMessage = {
@@ -593,8 +770,14 @@ export async function startBotApiStandIn(options: StandInOptions = {}): Promise<
         ...(command && { entities: [{ type: "bot_command", offset: 0, length: command.length }] }),
       }
       messages.set(`${chatId}:${message.message_id}`, { deleted: false, fromBot: false })
-      return standIn.enqueue({ message })
+      return { update_id: nextUpdateId++, message }
     },
+
+    get webhook() {
+      return webhook && { ...webhook }
+    },
+    deliveries,
+    post,
 
     say(chatId, text, { count = 1, timeoutMs = 5_000, ...messageOptions } = {}) {
       const since = calls.length
@@ -699,6 +882,9 @@ export async function startBotApiStandIn(options: StandInOptions = {}): Promise<
 
     async close() {
       closed = true
+      stopPushing.abort()
+      for (const timer of retryTimers) clearTimeout(timer)
+      retryTimers.clear()
       for (const poll of polls.splice(0)) {
         clearTimeout(poll.timer)
         poll.resolve(ok([]))

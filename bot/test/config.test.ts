@@ -24,6 +24,9 @@ describe("loadConfig", () => {
       logLevel: "info",
       heartbeatFile: undefined,
       metricsPort: undefined,
+      mode: "polling",
+      webhook: undefined,
+      redisUrl: undefined,
     })
   })
 
@@ -98,5 +101,78 @@ describe("loadConfig", () => {
     expect(issuesOf({ NPS_BOT_TOKEN: TOKEN, TELEGRAM_RATE_LIMIT: "2.5" })[0]?.variable).toBe(
       "TELEGRAM_RATE_LIMIT",
     )
+  })
+
+  test("webhook mode: the URL's path is served, the secret and the listen address come along", () => {
+    const secret = "s3cr3t_T0ken-with-the-allowed-characters"
+    const config = loadConfig({
+      NPS_BOT_TOKEN: TOKEN,
+      BOT_MODE: "Webhook",
+      WEBHOOK_URL: "https://bot.example.com/telegram/hook",
+      WEBHOOK_SECRET: secret,
+      WEBHOOK_PORT: "8443",
+      REDIS_URL: "redis://:pw@redis:6379/2",
+    })
+    expect(config).toMatchObject({
+      mode: "webhook",
+      webhook: {
+        url: "https://bot.example.com/telegram/hook",
+        path: "/telegram/hook",
+        secret,
+        host: "0.0.0.0",
+        port: 8443,
+      },
+      redisUrl: "redis://:pw@redis:6379/2",
+    })
+  })
+
+  test("webhook mode needs WEBHOOK_URL and WEBHOOK_SECRET, named in words", () => {
+    expect(issuesOf({ NPS_BOT_TOKEN: TOKEN, BOT_MODE: "webhook" })).toEqual([
+      {
+        variable: "WEBHOOK_URL",
+        message: expect.stringMatching(/^WEBHOOK_URL is required when BOT_MODE=webhook: .*https/),
+      },
+      {
+        variable: "WEBHOOK_SECRET",
+        message: expect.stringMatching(
+          /^WEBHOOK_SECRET is required when BOT_MODE=webhook: 1 to 256/,
+        ),
+      },
+    ])
+    // Polling ignores them.
+    expect(issuesOf({ NPS_BOT_TOKEN: TOKEN })).toEqual([])
+  })
+
+  test("a webhook secret is 1 to 256 of A-Z a-z 0-9 _ -, and its value is never echoed", () => {
+    const webhook = {
+      NPS_BOT_TOKEN: TOKEN,
+      BOT_MODE: "webhook",
+      WEBHOOK_URL: "https://b.example/h",
+    }
+    for (const bad of ["has space", "dots.are.not.allowed", "ü-umlaut", "x".repeat(257)]) {
+      const issues = issuesOf({ ...webhook, WEBHOOK_SECRET: bad })
+      expect(issues).toEqual([
+        { variable: "WEBHOOK_SECRET", message: expect.stringContaining("1 to 256 characters") },
+      ])
+      expect(JSON.stringify(issues)).not.toContain(bad)
+    }
+    expect(issuesOf({ ...webhook, WEBHOOK_SECRET: "x".repeat(256) })).toEqual([])
+    expect(issuesOf({ ...webhook, WEBHOOK_SECRET: "a" })).toEqual([])
+  })
+
+  test("BOT_MODE, WEBHOOK_URL, WEBHOOK_PORT and REDIS_URL are checked", () => {
+    expect(
+      issuesOf({
+        NPS_BOT_TOKEN: TOKEN,
+        BOT_MODE: "push",
+        WEBHOOK_URL: "ftp://example.com/hook",
+        WEBHOOK_PORT: "80.5",
+        REDIS_URL: "localhost:6379",
+      }).map((issue) => issue.variable),
+    ).toEqual(["BOT_MODE", "WEBHOOK_URL", "REDIS_URL", "WEBHOOK_PORT"])
+    // The health check has that path.
+    expect(issuesOf({ NPS_BOT_TOKEN: TOKEN, WEBHOOK_URL: "https://b.example/healthz" })).toEqual([
+      { variable: "WEBHOOK_URL", message: expect.stringContaining("cannot be /healthz") },
+    ])
   })
 })

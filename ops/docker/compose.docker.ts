@@ -8,53 +8,13 @@ import { afterAll, expect, test } from "bun:test"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { freePort, parseEnvFile, ROOT, read } from "../test/helpers"
+import { freePort, parseEnvFile, read } from "../test/helpers"
+import { engineMissing, sh } from "./engine"
 
 // Its own project per run (runs may overlap on a shared engine); `down --rmi local` removes its
 // images again, while the builder's cache keeps the next build fast.
 const PROJECT = `nps-dockertest-${process.pid}`
 const FILES = ["-f", "compose.yaml", "-f", "ops/docker/compose.standin.yaml"]
-
-async function sh(argv: string[], options: { stdin?: string; timeoutMs?: number } = {}) {
-  // Only what reaches the engine: the shell's variables would override the test's env file (and
-  // Bun has loaded a developer's .env into process.env), COMPOSE_* would redirect compose.
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(
-      ([name]) => ["PATH", "HOME"].includes(name) || /^(DOCKER|BUILDKIT)_/.test(name),
-    ),
-  )
-  const proc = Bun.spawn(argv, {
-    cwd: ROOT,
-    env,
-    stdin: options.stdin === undefined ? "ignore" : new Blob([options.stdin]),
-    stdout: "pipe",
-    stderr: "pipe",
-  })
-  const timer = setTimeout(() => proc.kill("SIGKILL"), options.timeoutMs ?? 60_000)
-  const [code, stdout, stderr] = await Promise.all([
-    proc.exited,
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-  ])
-  clearTimeout(timer)
-  return { code, stdout, stderr }
-}
-
-/** Why the engine cannot be used here, or undefined when it answers with Compose v2. */
-async function engineMissing(): Promise<string | undefined> {
-  try {
-    const info = await sh(["docker", "info", "--format", "{{.ServerVersion}}"], {
-      timeoutMs: 15_000,
-    })
-    if (info.code !== 0) return `no Docker engine answers (${info.stderr.trim().split("\n")[0]})`
-    const compose = await sh(["docker", "compose", "version", "--short"], { timeoutMs: 15_000 })
-    if (compose.code !== 0 || !/^v?2\./.test(compose.stdout.trim()))
-      return "Docker Compose v2 is not installed"
-  } catch {
-    return "the docker command is not installed"
-  }
-  return undefined
-}
 
 const missing = await engineMissing()
 if (missing) {

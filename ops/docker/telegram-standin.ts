@@ -1,8 +1,11 @@
 // The Bot API stand-in as a container (compose.standin.yaml), for running the real stack with no
-// Telegram: the bot polls it on :8081 as it would api.telegram.org, and a person or a test talks
-// to the bot through two extra routes on the same port:
+// Telegram: the bot polls it on :8081 as it would api.telegram.org — or, in webhook mode, it
+// POSTs updates to the URL the bot registered, as Telegram does — and a person or a test talks
+// to the bot through extra routes on the same port:
 //   GET /_say?chat=42&text=/start[&count=1]   a user's message; answers the bot's replies (JSON)
+//   GET /_sent?chat=42                        every text the bot sent to that chat
 //   GET /_calls                               every Bot API call the bot made, with its status
+//   GET /_webhook                             the webhook's URL, and every delivery to it
 import { startBotApiStandIn } from "../../bot/src/stand-in"
 
 const standIn = await startBotApiStandIn({ token: process.env.NPS_BOT_TOKEN })
@@ -22,8 +25,15 @@ const server = Bun.serve({
         return Response.json({ error: String(error) }, { status: 504 })
       }
     }
+    if (url.pathname === "/_sent") {
+      const chat = Number(url.searchParams.get("chat") ?? 42)
+      return Response.json(standIn.sent(chat).map((c) => String(c.params.text)))
+    }
     if (url.pathname === "/_calls")
       return Response.json(standIn.calls.map((c) => `${c.method} ${c.status}`))
+    if (url.pathname === "/_webhook")
+      // The URL only: the secret stays between the bot and "Telegram".
+      return Response.json({ url: standIn.webhook?.url ?? null, deliveries: standIn.deliveries })
     // Everything else is the Bot API itself.
     return fetch(`${standIn.url}${url.pathname}${url.search}`, {
       method: request.method,

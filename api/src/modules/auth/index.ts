@@ -3,18 +3,18 @@ import { authPlugin } from "../../auth"
 import type { Deps, Limits } from "../../context"
 import { answers } from "../../docs"
 import { tooManyRequests } from "../../errors"
-import { clientAddress, createRateLimiter } from "../../rate-limit"
+import { clientAddress } from "../../rate-limit"
 import { LoginBody, MeResponse, TokenResponse } from "./model"
 import { login } from "./service"
 
 export const authRoutes = (deps: Deps, limits: Limits) => {
-  const loginLimiter = createRateLimiter(limits.login, () => deps.now().getTime())
+  const loginLimiter = deps.limiter("login", limits.login)
   return new Elysia({ prefix: "/auth", tags: ["auth"] })
     .use(authPlugin(deps))
     .post(
       "/login",
-      ({ body, request, server }) => {
-        const verdict = loginLimiter.hit(clientAddress(request, server))
+      async ({ body, request, server }) => {
+        const verdict = await loginLimiter.hit(clientAddress(request, server))
         if (!verdict.ok) throw tooManyRequests(verdict.retryAfterSeconds)
         return login(deps, body.username, body.password)
       },

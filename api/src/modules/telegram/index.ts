@@ -4,7 +4,6 @@ import type { Deps, Limits } from "../../context"
 import { answers } from "../../docs"
 import { tooManyRequests } from "../../errors"
 import { ChatIdParams } from "../../model"
-import { createRateLimiter } from "../../rate-limit"
 import { Profile } from "../oracle/model"
 import {
   ChatBlockedRequest,
@@ -33,14 +32,14 @@ import {
 export const telegramRoutes = (deps: Deps, limits: Limits) => {
   // Guesses of API keys through the bot: each chat gets a small budget. Only callers that passed
   // authentication reach it, so nobody can spend another chat's budget with junk requests.
-  const perChat = createRateLimiter(limits.linkPerChat, () => deps.now().getTime())
+  const perChat = deps.limiter("link", limits.linkPerChat)
 
   return new Elysia({ prefix: "/telegram", tags: ["telegram"] })
     .use(authPlugin(deps))
     .post(
       "/link",
-      ({ body }) => {
-        const verdict = perChat.hit(String(body.telegram_chat_id))
+      async ({ body }) => {
+        const verdict = await perChat.hit(String(body.telegram_chat_id))
         if (!verdict.ok) throw tooManyRequests(verdict.retryAfterSeconds)
         return linkChat(
           deps.db,
