@@ -27,10 +27,19 @@ export type DbTarget =
   /** In memory, optionally starting from a `dumpDataDir()` snapshot (fast test databases). */
   | { memory: true; snapshot?: Blob }
 
+/** Runs `onNotify` for every Postgres NOTIFY on `channel`; resolves to a function that stops. */
+export type Listen = (channel: string, onNotify: () => void) => Promise<() => Promise<void>>
+
 export interface Database {
   db: Db
   driver: "postgres" | "pglite"
   close(): Promise<void>
+  /**
+   * LISTEN: with Postgres on a connection of its own (re-established by postgres.js after an
+   * outage), with PGlite in process. Notifications are wake-up calls, never data: a listener
+   * re-reads the tables, so one lost while reconnecting costs a delay, never a message.
+   */
+  listen: Listen
   /** With a query deadline: what the pool is doing, for metrics. */
   stats?: () => QueryStats
 }
@@ -65,6 +74,10 @@ export async function createDb(target: DbTarget): Promise<Database> {
       db: drizzlePostgres(client, { schema }) as unknown as Db,
       driver: "postgres",
       close: () => client.end({ timeout: 5 }),
+      listen: async (channel, onNotify) => {
+        const { unlisten } = await client.listen(channel, () => onNotify())
+        return unlisten
+      },
       ...(stats && { stats: () => ({ ...stats }) }),
     }
   }
@@ -74,6 +87,7 @@ export async function createDb(target: DbTarget): Promise<Database> {
       db: drizzlePglite(client, { schema }) as unknown as Db,
       driver: "pglite",
       close: () => client.close(),
+      listen: pgliteListen(client),
     }
   }
   const dir = resolve(target.pgliteDir)
@@ -84,6 +98,7 @@ export async function createDb(target: DbTarget): Promise<Database> {
     return {
       db: drizzlePglite(client, { schema }) as unknown as Db,
       driver: "pglite",
+      listen: pgliteListen(client),
       // Awaiting close flushes the WAL; a kill without it can leave the directory unbootable.
       close: async () => {
         try {
@@ -98,6 +113,13 @@ export async function createDb(target: DbTarget): Promise<Database> {
     throw error
   }
 }
+
+const pgliteListen =
+  (client: PGlite): Listen =>
+  async (channel, onNotify) => {
+    const unlisten = await client.listen(channel, () => onNotify())
+    return () => unlisten()
+  }
 
 export const QUERY_TIMEOUT = "QUERY_TIMEOUT"
 
