@@ -1,4 +1,4 @@
-import type { Db, QueryStats } from "@nps/db"
+import type { Db, Listen, QueryStats } from "@nps/db"
 import type { Logger } from "@nps/log"
 import { Elysia } from "elysia"
 import type { Config } from "./config"
@@ -10,6 +10,9 @@ import { createMetrics } from "./metrics"
 import { authRoutes } from "./modules/auth"
 import { healthRoutes } from "./modules/health"
 import { keyRoutes } from "./modules/keys"
+import { notificationRoutes } from "./modules/notifications"
+import { DELIVERIES_CHANNEL } from "./modules/notifications/service"
+import { createWakeup } from "./modules/notifications/wakeup"
 import { oracleRoutes } from "./modules/oracle"
 import { telegramRoutes } from "./modules/telegram"
 import { checkRequestSize } from "./transport"
@@ -22,15 +25,29 @@ export interface AppOptions {
   limits?: Partial<Limits>
   /** The pool's query counters (Postgres with a query deadline), exported as metrics. */
   dbStats?: () => QueryStats
+  /** LISTEN on the database (Database.listen): waiting leases hear of other replicas' work. */
+  listen?: Listen
+  deliveries?: Partial<{ leaseMs: number; recheckMs: number }>
 }
+
+/** A bot that dies holding a lease has its deliveries leased again after this. */
+export const LEASE_MS = 60_000
+/** A waiting lease re-checks this often even without a NOTIFY (lost while reconnecting). */
+export const RECHECK_MS = 5_000
 
 export { MAX_BODY_BYTES } from "./transport"
 
 const requestId = (header: string | null) =>
   header && /^[\w.-]{1,64}$/.test(header) ? header : crypto.randomUUID()
 
-// Polled every few seconds by orchestrators and Prometheus: logged at debug, not info.
-const PROBES = new Set(["/api/health", "/metrics"])
+// Polled every few seconds by orchestrators and Prometheus, or by the bot for deliveries (one
+// long poll and a report per batch): logged at debug, not info.
+const PROBES = new Set([
+  "/api/health",
+  "/metrics",
+  "/api/telegram/deliveries/lease",
+  "/api/telegram/deliveries/report",
+])
 
 /**
  * Logs a database outage once when it starts and once when it ends, instead of an error per
@@ -61,11 +78,14 @@ export function createApp({
   now = () => new Date(),
   limits,
   dbStats,
+  listen,
+  deliveries,
 }: AppOptions) {
   const deps: Deps = { db, config, logger, now, jwt: createJwt(config.jwtSecret, now) }
   const allLimits = { ...DEFAULT_LIMITS, ...limits }
   const started = new WeakMap<Request, { id: string; at: number }>()
-  const metrics = createMetrics(dbStats)
+  const wakeup = createWakeup({ listen, channel: DELIVERIES_CHANNEL, logger })
+  const metrics = createMetrics(dbStats, () => wakeup.waiting)
   const outage = outageLog(logger)
   let routes: () => readonly { method: string; path: string; hooks: object }[] = () => []
 
@@ -128,7 +148,14 @@ export function createApp({
         .use(authRoutes(deps, allLimits))
         .use(keyRoutes(deps))
         .use(oracleRoutes(deps))
-        .use(telegramRoutes(deps, allLimits)),
+        .use(telegramRoutes(deps, allLimits))
+        .use(
+          notificationRoutes(deps, {
+            wakeup,
+            leaseMs: deliveries?.leaseMs ?? LEASE_MS,
+            recheckMs: deliveries?.recheckMs ?? RECHECK_MS,
+          }),
+        ),
     )
   routes = () => app.routes
   return app

@@ -65,7 +65,13 @@ try {
   process.exit(1)
 }
 
-const app = createApp({ db: database.db, config, logger, dbStats: database.stats })
+const app = createApp({
+  db: database.db,
+  config,
+  logger,
+  dbStats: database.stats,
+  listen: database.listen,
+})
 // Postgres may be down while we start: the health probe logs that once, and we serve 503s
 // until it is back rather than exit (the API recovers by itself).
 const reachable = (await app.handle(new Request("http://localhost/api/health"))).ok
