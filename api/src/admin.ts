@@ -6,6 +6,7 @@ import { generateApiKey, SCOPES, type Scope } from "./credentials"
 import { ApiError } from "./errors"
 import { createUser, deactivateUser, findUser, type Role } from "./modules/auth/service"
 import { createKey, revokeKey } from "./modules/keys/service"
+import { notifyFromCli } from "./modules/notifications/cli"
 
 const USAGE = `usage: bun run admin <command> [options] [--json]
 
@@ -13,6 +14,7 @@ const USAGE = `usage: bun run admin <command> [options] [--json]
   create-key --username U --name N [--scopes a,b] [--expires-days D]
   revoke-key --id ID
   deactivate-user --username U
+  notify --username U --text T   send T to U's linked Telegram chats (the bot delivers it)
   gen-key        print a fresh random nps_ key (for TELEGRAM_BOT_SERVICE_KEY); touches no database
 
 Scopes: ${SCOPES.join(", ")}. Uses DATABASE_URL, or embedded PGlite in PGLITE_DIR.`
@@ -76,6 +78,10 @@ const commands: Record<string, (db: () => Promise<Db>, o: Options) => Promise<Ou
     const key = await revokeKey(await db(), id)
     return { json: key, text: `revoked key ${key.id}` }
   },
+  async notify(db, o) {
+    const input = { username: need(o, "username"), text: need(o, "text") }
+    return notifyFromCli(db, input, (message) => new UsageError(message))
+  },
   async "deactivate-user"(db, o) {
     const username = need(o, "username")
     const user = await deactivateUser(await db(), username)
@@ -97,6 +103,7 @@ async function main(argv: string[]): Promise<number> {
       scopes: { type: "string" },
       "expires-days": { type: "string" },
       id: { type: "string" },
+      text: { type: "string" },
     },
   })
   const [command] = positionals

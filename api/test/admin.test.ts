@@ -3,7 +3,8 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { createDb, migrate } from "@nps/db"
+import { createDb, migrate, notifications, telegramLinks, users } from "@nps/db"
+import { eq } from "drizzle-orm"
 
 // These tests start real processes and PGlite (seconds each on a busy machine).
 setDefaultTimeout(30_000)
@@ -109,4 +110,48 @@ test("gen-key prints a fresh key without touching a database", async () => {
   const b = await admin("gen-key")
   expect(a.stdout.trim()).toMatch(/^nps_[A-Za-z0-9_-]{43}$/)
   expect(a.stdout).not.toBe(b.stdout)
+})
+
+test("notify sends to the user's reachable chats and prints the notification as POST answers it", async () => {
+  await admin("create-user", "--username", "reader", "--password", "pw-123456", "--json")
+  const database = await createDb({ pgliteDir: PGLITE_DIR })
+  try {
+    const [user] = await database.db.select().from(users).where(eq(users.username, "reader"))
+    await database.db.insert(telegramLinks).values([
+      { telegramChatId: 5_550_001, userId: user?.id as string },
+      { telegramChatId: 5_550_002, userId: user?.id as string, blockedAt: new Date() },
+    ])
+  } finally {
+    await database.close()
+  }
+  const text = "Maintenance tonight at 22:00 UTC.\nPlain *text*, sent as is."
+  const sent = await admin("notify", "--username", "reader", "--text", text, "--json")
+  expect(sent.stderr).toBe("")
+  const n = JSON.parse(sent.stdout)
+  expect(n).toEqual({
+    id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    status: "queued",
+    deliveries: [{ telegram_chat_id: 5_550_001, status: "queued" }],
+  })
+  const human = await admin("notify", "--username", "reader", "--text", "again")
+  expect(human.stdout).toContain("queued for 1 chat")
+
+  const check = await createDb({ pgliteDir: PGLITE_DIR })
+  try {
+    const [row] = await check.db.select().from(notifications).where(eq(notifications.id, n.id))
+    expect(row).toMatchObject({ text, status: "queued", createdBy: null })
+  } finally {
+    await check.close()
+  }
+
+  for (const args of [
+    ["notify", "--username", "nobody", "--text", "hi"],
+    ["notify", "--username", "reader", "--text", "   "],
+    ["notify", "--username", "reader", "--text", "x".repeat(4097)],
+    ["notify", "--username", "reader"],
+  ]) {
+    const res = await admin(...args, "--json")
+    expect([res.code, res.stdout]).toEqual([1, ""])
+    expect(res.stderr).toMatch(/^admin: /)
+  }
 })

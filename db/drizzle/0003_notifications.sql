@@ -18,7 +18,7 @@ CREATE TABLE "notifications" (
 	"status" varchar(16) NOT NULL,
 	"idempotency_key" varchar(128),
 	"request_hash" varchar(64) NOT NULL,
-	"created_by" varchar(36) NOT NULL,
+	"created_by" varchar(36),
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint

@@ -136,10 +136,10 @@ export const notifications = pgTable(
     idempotencyKey: varchar("idempotency_key", { length: 128 }),
     /** SHA-256 of the recipient and text, to tell a retry from a different request. */
     requestHash: varchar("request_hash", { length: 64 }).notNull(),
-    /** Who sent it (the key's owner, or the admin). */
-    createdBy: varchar("created_by", { length: 36 })
-      .notNull()
-      .references(() => users.id, { onDelete: "cascade" }),
+    /** Who sent it (the key's owner, or the admin); null: an operator, with the admin CLI. */
+    createdBy: varchar("created_by", { length: 36 }).references(() => users.id, {
+      onDelete: "cascade",
+    }),
     createdAt: createdAt(),
   },
   (t) => [

@@ -72,7 +72,8 @@ const recipientNotFound = () => notFound("user_not_found", "No such user")
 export function createNotification(
   db: Db,
   input: NotificationInput,
-  sender: { userId: string },
+  /** The principal sending it; null: an operator at the admin CLI. */
+  sender: { userId: string } | null,
   now: Date,
 ): Promise<{ created: boolean; notification: Accepted }> {
   return db.transaction(async (txn) => {
@@ -96,7 +97,7 @@ export function createNotification(
         .from(notifications)
         .where(
           and(
-            eq(notifications.createdBy, sender.userId),
+            sender ? eq(notifications.createdBy, sender.userId) : isNull(notifications.createdBy),
             eq(notifications.idempotencyKey, input.idempotencyKey ?? ""),
           ),
         )
@@ -133,7 +134,7 @@ export function createNotification(
         status: chats.length ? "queued" : "undeliverable",
         idempotencyKey: input.idempotencyKey ?? null,
         requestHash: hash,
-        createdBy: sender.userId,
+        createdBy: sender?.userId ?? null,
         createdAt: now,
       })
       .onConflictDoNothing({ target: [notifications.createdBy, notifications.idempotencyKey] })
