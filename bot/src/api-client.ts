@@ -14,6 +14,11 @@ export type LinkedStatus = Extract<
   { linked: true }
 >
 export type Profile = Treaty.Data<ReturnType<TelegramRoutes["profile"]>["get"]>[number]
+export type Lease = Treaty.Data<TelegramRoutes["deliveries"]["lease"]["post"]>
+export type Delivery = Lease["deliveries"][number]
+export type DeliveryReport = Parameters<
+  TelegramRoutes["deliveries"]["report"]["post"]
+>[0]["results"][number]
 
 /** The API answered with something this bot cannot act on (a bug or a misconfiguration). */
 export type Failure =
@@ -36,6 +41,8 @@ export type RedeemResult =
   | Failure
 /** The answer to a report about a chat (blocked, unblocked, migrated). */
 export type ChatReportResult = { kind: "ok" } | { kind: "not_linked" } | Failure
+export type LeaseResult = { kind: "ok"; lease: Lease } | Failure
+export type ReportResult = { kind: "ok"; applied: number; stale: number } | Failure
 
 export interface LinkInput {
   chatId: number
@@ -61,6 +68,13 @@ export interface NpsApi {
   setBlocked(chatId: number, blocked: boolean): Promise<ChatReportResult>
   /** A group became a supergroup with a new chat id. */
   migrate(fromChatId: number, toChatId: number): Promise<ChatReportResult>
+  /**
+   * Due deliveries, waiting up to `waitSeconds` for some (a long poll with its own deadline, on
+   * a connection of its own: the other calls never queue behind it). `signal` ends it early.
+   */
+  lease(input: { max: number; waitSeconds: number }, signal: AbortSignal): Promise<LeaseResult>
+  /** What became of leased deliveries. */
+  report(results: DeliveryReport[]): Promise<ReportResult>
 }
 
 export interface ApiClientOptions {
@@ -98,11 +112,12 @@ const errorCode = (value: unknown): string | undefined =>
 export function createApiClient(options: ApiClientOptions): NpsApi {
   const { logger, connectTimeoutMs = 5_000, totalTimeoutMs = 10_000 } = options
   const headers = options.serviceKey ? { authorization: `Bearer ${options.serviceKey}` } : undefined
-  const fetcher = ((input: string | URL | Request, init?: RequestInit) =>
+  // A call may bring its own deadline (the lease long poll); every other call gets the default.
+  const fetcher = ((input: string | URL | Request, init?: BunFetchRequestInit) =>
     fetch(input, {
       ...init,
-      timeout: connectTimeoutMs,
-      signal: AbortSignal.timeout(totalTimeoutMs),
+      timeout: init?.timeout ?? connectTimeoutMs,
+      signal: init?.signal ?? AbortSignal.timeout(totalTimeoutMs),
     })) as typeof fetch
   const domain = options.baseUrl.replace(/\/+$/, "").replace(/\/api$/, "")
   const config = { headers, fetcher, parseDate: false }
@@ -113,7 +128,8 @@ export function createApiClient(options: ApiClientOptions): NpsApi {
   /** Runs one call; `undefined` means the API could not be reached or timed out. */
   const call = async <T extends Raw>(
     endpoint: string,
-    chatId: number,
+    /** What the call is about, for the log line (a chat id, a count). */
+    about: Record<string, number>,
     run: () => Promise<T>,
   ): Promise<T | undefined> => {
     const started = performance.now()
@@ -126,7 +142,7 @@ export function createApiClient(options: ApiClientOptions): NpsApi {
       const level = raw.status >= 500 ? "warn" : "debug"
       logger[level]("api call", {
         endpoint,
-        chat_id: chatId,
+        ...about,
         status: raw.status,
         code,
         duration_ms: duration(),
@@ -135,7 +151,7 @@ export function createApiClient(options: ApiClientOptions): NpsApi {
     } catch (error) {
       logger.warn("api unreachable", {
         endpoint,
-        chat_id: chatId,
+        ...about,
         duration_ms: duration(),
         error: describeError(error),
       })
@@ -153,7 +169,7 @@ export function createApiClient(options: ApiClientOptions): NpsApi {
 
   return {
     async link({ chatId, telegramUsername, apiKey }) {
-      const raw = await call("link", chatId, () =>
+      const raw = await call("link", { chat_id: chatId }, () =>
         client.api.telegram.link.post({
           telegram_chat_id: chatId,
           telegram_username: telegramUsername,
@@ -170,7 +186,7 @@ export function createApiClient(options: ApiClientOptions): NpsApi {
     },
 
     async redeem({ chatId, telegramUsername, token }) {
-      const raw = await call("redeem", chatId, () =>
+      const raw = await call("redeem", { chat_id: chatId }, () =>
         client.api.telegram["link-tokens"].redeem.post({
           token,
           telegram_chat_id: chatId,
@@ -185,7 +201,7 @@ export function createApiClient(options: ApiClientOptions): NpsApi {
     },
 
     async status(chatId) {
-      const raw = await call("status", chatId, () =>
+      const raw = await call("status", { chat_id: chatId }, () =>
         client.api.telegram.status({ chat_id: chatId }).get(),
       )
       if (raw && raw.error === null) {
@@ -195,7 +211,7 @@ export function createApiClient(options: ApiClientOptions): NpsApi {
     },
 
     async profiles(chatId) {
-      const raw = await call("profile", chatId, () =>
+      const raw = await call("profile", { chat_id: chatId }, () =>
         client.api.telegram.profile({ chat_id: chatId }).get(),
       )
       if (raw && raw.error === null) return { kind: "ok", profiles: raw.data }
@@ -204,7 +220,7 @@ export function createApiClient(options: ApiClientOptions): NpsApi {
     },
 
     async unlink(chatId) {
-      const raw = await call("unlink", chatId, () =>
+      const raw = await call("unlink", { chat_id: chatId }, () =>
         client.api.telegram.link({ chat_id: chatId }).delete(),
       )
       if (raw && raw.error === null) return { kind: "ok" }
@@ -213,7 +229,7 @@ export function createApiClient(options: ApiClientOptions): NpsApi {
     },
 
     async setBlocked(chatId, blocked) {
-      const raw = await call("blocked", chatId, () =>
+      const raw = await call("blocked", { chat_id: chatId }, () =>
         client.api.telegram.chats({ chat_id: chatId }).blocked.put({ blocked }),
       )
       if (raw && raw.error === null) return { kind: "ok" }
@@ -221,8 +237,45 @@ export function createApiClient(options: ApiClientOptions): NpsApi {
       return failure("blocked", raw)
     },
 
+    async lease({ max, waitSeconds }, signal) {
+      const started = performance.now()
+      const deadlineMs = (waitSeconds + 10) * 1000
+      try {
+        const raw = await client.api.telegram.deliveries.lease.post(
+          { max, wait_seconds: waitSeconds },
+          {
+            fetch: {
+              signal: AbortSignal.any([signal, AbortSignal.timeout(deadlineMs)]),
+              // No bytes flow while the API waits: the socket's idle timer must allow for it.
+              timeout: deadlineMs,
+            } as RequestInit,
+          },
+        )
+        if (raw.error && raw.status === 503 && raw.error.value instanceof Error)
+          throw raw.error.value
+        if (raw.error === null) return { kind: "ok", lease: raw.data }
+        return failure("lease", raw)
+      } catch (error) {
+        if (!signal.aborted)
+          logger.warn("api unreachable", {
+            endpoint: "lease",
+            duration_ms: Math.round(performance.now() - started),
+            error: describeError(error),
+          })
+        return { kind: "unavailable" }
+      }
+    },
+
+    async report(results) {
+      const raw = await call("report", { results: results.length }, () =>
+        client.api.telegram.deliveries.report.post({ results }),
+      )
+      if (raw && raw.error === null) return { kind: "ok", ...raw.data }
+      return failure("report", raw)
+    },
+
     async migrate(fromChatId, toChatId) {
-      const raw = await call("migration", fromChatId, () =>
+      const raw = await call("migration", { chat_id: fromChatId }, () =>
         client.api.telegram.chats({ chat_id: fromChatId }).migration.post({ to_chat_id: toChatId }),
       )
       if (raw && raw.error === null) return { kind: "ok" }

@@ -16,7 +16,9 @@ import { startCommand } from "./commands/start"
 import { statusCommand } from "./commands/status"
 import { unlinkCommand } from "./commands/unlink"
 import type { BotConfig } from "./config"
+import { createDeliveryLoop, type DeliveryLoopOptions } from "./delivery"
 import { createDispatcher } from "./dispatcher"
+import { createPacer, type Pacer } from "./pacer"
 import { abortableSleep, createPoller, type PollerOptions, type PollerState } from "./polling"
 import { createRateLimiter } from "./rate-limit"
 import { COMMANDS, texts } from "./texts"
@@ -34,8 +36,15 @@ export interface CreateBotOptions {
   /** How long stop() lets in-flight updates finish. */
   drainTimeoutMs?: number
   polling?: Pick<PollerOptions, "timeoutSeconds" | "backoff" | "alertAfter" | "sleep" | "fetch">
-  /** Outgoing calls hit by a flood limit (429) are retried this many times, if the wait is short. */
+  /** Replies hit by a flood limit (429) are retried this many times, if the wait is short. */
   sendRetry?: { maxAttempts: number; maxDelayMs: number }
+  /** The outbound budget every message draws from (default: Telegram's limits, in memory). */
+  pacer?: Pacer
+  /**
+   * Deliver notifications: lease them from the API and send them (needs the service key).
+   * An object tunes the loop.
+   */
+  deliveries?: boolean | Partial<Omit<DeliveryLoopOptions, "api" | "send" | "logger">>
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>
 }
 
@@ -69,6 +78,9 @@ export class TokenRejectedError extends Error {
 
 const messageOf = (ctx: Context<Bot>) => (ctx.is("message") ? ctx : undefined)
 
+/** Calls that put a message in a chat: what Telegram's flood limits count. */
+const PACED = /^(send(?!ChatAction)|copyMessage|forwardMessage)/
+
 /** The command a message starts with (without the slash or @bot), for log lines. */
 function commandOf(
   text: string | undefined,
@@ -101,27 +113,41 @@ export function createBot(options: CreateBotOptions): NpsBot {
   const deps: CommandDeps = { api, logger }
   const follower = createChatFollower({ api, logger })
   const lifecycle = new AbortController()
+  const pacer = options.pacer ?? createPacer()
+  /** Messages the delivery loop sends, with the signal that withdraws them while they wait. */
+  const deliverySends = new WeakMap<object, AbortSignal>()
 
-  // Flood limits on replies: wait and retry a few times when Telegram asks for a short pause;
-  // anything longer fails the call (the user would not be waiting anyway).
+  // Every message waits for its turn in the one outbound budget: replies first, deliveries
+  // after. A 429 pauses every send for retry_after. Replies are retried a few times when the
+  // pause is short (anything longer fails the call: the user would not be waiting anyway);
+  // deliveries are not retried here: the delivery loop reports them for later.
   bot.onApiCall(async (call, next) => {
+    const params = call.params as { chat_id?: unknown } | undefined
+    const chatId = params?.chat_id
+    if (!PACED.test(call.method) || (typeof chatId !== "number" && typeof chatId !== "string"))
+      return next()
+    const delivery = deliverySends.get(params as object)
     for (let attempt = 1; ; attempt++) {
+      const permit = await pacer.acquire(chatId, delivery ? "delivery" : "reply", delivery)
       try {
         return await next()
       } catch (error) {
         const retryAfter = error instanceof TelegramError ? error.payload?.retry_after : undefined
-        if (
-          retryAfter === undefined ||
-          attempt >= sendRetry.maxAttempts ||
-          retryAfter * 1000 > sendRetry.maxDelayMs
-        )
-          throw error
-        logger.warn("telegram flood limit, retrying", {
+        if (retryAfter === undefined) throw error
+        pacer.pause(retryAfter * 1000)
+        logger.warn("telegram flood limit: every send waits", {
           method: call.method,
           retry_after: retryAfter,
           attempt,
         })
-        await sleep(retryAfter * 1000, lifecycle.signal)
+        if (
+          delivery ||
+          attempt >= sendRetry.maxAttempts ||
+          retryAfter * 1000 > sendRetry.maxDelayMs
+        )
+          throw error
+      } finally {
+        permit.done()
       }
     }
   })
@@ -242,6 +268,20 @@ export function createBot(options: CreateBotOptions): NpsBot {
       : undefined,
   })
 
+  const deliveries = options.deliveries
+    ? createDeliveryLoop({
+        ...(typeof options.deliveries === "object" && options.deliveries),
+        api,
+        logger,
+        send: (d, signal) => {
+          // Plain text exactly as accepted: no parse_mode, no entities.
+          const params = { chat_id: d.telegram_chat_id, text: d.text }
+          deliverySends.set(params, signal)
+          return bot.api.sendMessage(params)
+        },
+      })
+    : undefined
+
   let started = false
   let stopped = false
 
@@ -291,13 +331,20 @@ export function createBot(options: CreateBotOptions): NpsBot {
       if (lifecycle.signal.aborted) return
       // No dropPendingUpdates: whatever arrived while the bot was down is handled now.
       poller.start()
-      logger.info("bot started", { username: bot.info?.username, rate_limit: config.rateLimit })
+      deliveries?.start()
+      logger.info("bot started", {
+        username: bot.info?.username,
+        rate_limit: config.rateLimit,
+        deliveries: Boolean(deliveries),
+      })
     },
 
     async stop() {
       if (stopped) return
       stopped = true
       lifecycle.abort()
+      // Deliveries stop beside the updates: hand back or finish what is held, then report it.
+      const deliveriesStopped = started ? deliveries?.stop() : undefined
       await poller.stop()
       let timer: ReturnType<typeof setTimeout> | undefined
       const drained = await Promise.race([
@@ -311,6 +358,7 @@ export function createBot(options: CreateBotOptions): NpsBot {
         logger.warn("stopped before every update finished", { pending: dispatcher.pending })
       // Confirm everything finished, up to the first unfinished update (which must come again).
       if (started) await poller.confirm(dispatcher.lowestUnfinished() ?? poller.offset)
+      await deliveriesStopped
       logger.info("bot stopped", { drained })
     },
 

@@ -7,6 +7,7 @@ import { createLogger, type Logger } from "@nps/log"
 import { makeApp, openTestDatabase, seedServiceKey } from "../../api/test/helpers"
 import { createApiClient, type NpsApi } from "../src/api-client"
 import { type CreateBotOptions, createBot, type NpsBot } from "../src/bot"
+import { createPacer, type PacerLimits } from "../src/pacer"
 import { type BotApiStandIn, type StandInOptions, startBotApiStandIn } from "../src/stand-in"
 
 export { drivers, seedProfiles, seedReadings, seedUser } from "../../api/test/helpers"
@@ -33,6 +34,18 @@ export function captureLogs(secrets: (string | undefined)[] = []): CapturedLogs 
     text: () => lines.join("\n"),
     find: (msg) => lines.map((line) => JSON.parse(line)).filter((record) => record.msg === msg),
   }
+}
+
+/**
+ * No outbound limits: the command tests send many replies to one chat in a second, which
+ * Telegram's 1-a-second pacing would spread over many seconds. The delivery tests use the real
+ * limits against a stand-in that enforces them.
+ */
+export const NO_LIMITS: PacerLimits = {
+  overall: { limit: 1_000_000, windowMs: 1 },
+  privateChat: { limit: 1_000_000, windowMs: 1 },
+  groupChat: { limit: 1_000_000, windowMs: 1 },
+  deliveriesPerSecond: 1_000_000,
 }
 
 /** PGlite's first boot in a process compiles its WebAssembly: allow it more than bun's 5 s. */
@@ -104,6 +117,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     config: { token: standIn.token, rateLimit, telegramApiRoot: standIn.url, heartbeatFile },
     api,
     logger: logs.logger,
+    pacer: createPacer({ limits: NO_LIMITS }),
     ...rest,
   })
   if (start) await nps.start()
@@ -129,6 +143,8 @@ export function unreachableApi(): NpsApi {
     unlink: down,
     setBlocked: down,
     migrate: down,
+    lease: down,
+    report: down,
   }
 }
 
