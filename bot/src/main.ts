@@ -44,7 +44,14 @@ const { createApiClient } = await import("./api-client")
 const { createBot, TokenRejectedError } = await import("./bot")
 
 const api = createApiClient({ baseUrl: config.apiUrl, serviceKey: config.serviceKey, logger })
-const nps = createBot({ config, api, logger, drainTimeoutMs: 5_000 })
+// Notifications are delivered by whoever holds the service key: the API leases them to it alone.
+const nps = createBot({
+  config,
+  api,
+  logger,
+  drainTimeoutMs: 5_000,
+  deliveries: Boolean(config.serviceKey),
+})
 
 // `bun --hot` (dev:bot) runs this file again in the same process on every edit. The previous bot
 // must stop polling before this one starts, or the two fight over getUpdates (409); process-wide

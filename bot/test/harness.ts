@@ -59,9 +59,12 @@ export interface RealApi {
   close(): Promise<void>
 }
 
-export async function openRealApi(driver: "pglite" | "postgres" = "pglite"): Promise<RealApi> {
+export async function openRealApi(
+  driver: "pglite" | "postgres" = "pglite",
+  options: Parameters<typeof makeApp>[1] = {},
+): Promise<RealApi> {
   const database: Database = await openTestDatabase(driver)
-  const { app } = makeApp(database.db)
+  const { app } = makeApp(database.db, { listen: database.listen, ...options })
   const service = await seedServiceKey(database.db)
   return { db: database.db, app, serviceKey: service.key, close: () => database.close() }
 }
