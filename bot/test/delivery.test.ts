@@ -348,7 +348,8 @@ for (const driver of drivers()) {
             lease: api.lease,
             report: async (results) => {
               const result = await api.report(results)
-              if (result.kind === "ok" && (reported += result.applied) >= 18) done.resolve()
+              if (result.kind === "ok") reported += result.applied
+              if (reported >= 18) done.resolve()
               return result
             },
           },
