@@ -22,7 +22,7 @@ export interface PacerLimits {
   overall: Window
   privateChat: Window
   groupChat: Window
-  /** Deliveries are spaced to at most this many a second, below `overall`: room for replies. */
+  /** Deliveries go at most this many a second on average, below `overall`: room for replies. */
   deliveriesPerSecond: number
 }
 
@@ -33,12 +33,12 @@ export const TELEGRAM_LIMITS: PacerLimits = {
   deliveriesPerSecond: 28,
 }
 
-/** One window a message draws from. */
-export interface Slot extends Window {
-  key: string
-  /** Counted from when it was allowed, not from when its send finished (a spacing, not a limit). */
-  fromStart?: boolean
-}
+/**
+ * What a message draws from: a window (at most `limit` messages counted until `windowMs` after
+ * each one's send finished), or a rate (sends `1/perSecond` apart on average, up to `burst` at
+ * once; a token bucket, so a timer that fires late is made up for instead of lowering the rate).
+ */
+export type Slot = { key: string } & (Window | { perSecond: number; burst: number })
 
 export type Take = { ok: true } | { ok: false; full: string; retryInMs: number | undefined }
 
@@ -60,6 +60,8 @@ export interface BudgetStore {
 export function memoryBudgetStore(): BudgetStore {
   // key → id → until when the use counts (Infinity while its send is in flight).
   const windows = new Map<string, Map<string, number>>()
+  // key → the theoretical time of the rate's next send (GCRA).
+  const rates = new Map<string, number>()
   let pausedUntil = 0
   let takes = 0
 
@@ -77,6 +79,12 @@ export function memoryBudgetStore(): BudgetStore {
       if (++takes % 1_000 === 0) for (const key of [...windows.keys()]) prune(key, now)
       if (now < pausedUntil) return { ok: false, full: "pause", retryInMs: pausedUntil - now }
       for (const slot of slots) {
+        if ("perSecond" in slot) {
+          const interval = 1_000 / slot.perSecond
+          const earliest = (rates.get(slot.key) ?? now) - (slot.burst - 1) * interval
+          if (now >= earliest) continue
+          return { ok: false, full: slot.key, retryInMs: earliest - now }
+        }
         const uses = prune(slot.key, now)
         if (!uses || uses.size < slot.limit) continue
         let soonest = Number.POSITIVE_INFINITY
@@ -88,16 +96,20 @@ export function memoryBudgetStore(): BudgetStore {
         }
       }
       for (const slot of slots) {
+        if ("perSecond" in slot) {
+          rates.set(slot.key, Math.max(rates.get(slot.key) ?? now, now) + 1_000 / slot.perSecond)
+          continue
+        }
         const uses = windows.get(slot.key) ?? new Map<string, number>()
         windows.set(slot.key, uses)
-        uses.set(id, slot.fromStart ? now + slot.windowMs : Number.POSITIVE_INFINITY)
+        uses.set(id, Number.POSITIVE_INFINITY)
       }
       return { ok: true }
     },
     async finish(slots, id, now) {
       for (const slot of slots) {
         const uses = windows.get(slot.key)
-        if (!slot.fromStart && uses?.has(id)) uses.set(id, now + slot.windowMs)
+        if ("windowMs" in slot && uses?.has(id)) uses.set(id, now + slot.windowMs)
       }
     },
     async pause(until) {
@@ -177,12 +189,7 @@ export function createPacer(options: PacerOptions = {}): Pacer {
       { key: `chat:${chatId}`, ...(isPrivate(chatId) ? limits.privateChat : limits.groupChat) },
     ]
     if (priority === "delivery")
-      slots.push({
-        key: "deliveries",
-        limit: 1,
-        windowMs: 1_000 / limits.deliveriesPerSecond,
-        fromStart: true,
-      })
+      slots.push({ key: "deliveries", perSecond: limits.deliveriesPerSecond, burst: 4 })
     return slots
   }
 
