@@ -52,7 +52,8 @@ try {
     (await createDb(
       config.databaseUrl
         ? { url: config.databaseUrl, queryTimeoutMs: QUERY_TIMEOUT_MS }
-        : { pgliteDir: config.pgliteDir },
+        : // Shared on a socket beside the directory: admin commands work while the API runs.
+          { pgliteDir: config.pgliteDir, share: true },
     ))
   hot.__npsDb = database
   if (database.driver === "pglite") {

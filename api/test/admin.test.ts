@@ -155,3 +155,32 @@ test("notify sends to the user's reachable chats and prints the notification as 
     expect(res.stderr).toMatch(/^admin: /)
   }
 })
+
+test("admin commands work while a running API holds the PGlite directory (through its socket)", async () => {
+  const api = await createDb({ pgliteDir: PGLITE_DIR, share: true })
+  try {
+    let woken = () => {}
+    const heard = new Promise<void>((resolve) => (woken = resolve))
+    await api.listen("nps_deliveries", () => woken())
+    const user = await admin(
+      "create-user",
+      "--username",
+      "live",
+      "--password",
+      "pw-123456",
+      "--json",
+    )
+    expect(user.code).toBe(0)
+    const [row] = await api.db.select().from(users).where(eq(users.username, "live"))
+    await api.db
+      .insert(telegramLinks)
+      .values({ telegramChatId: 5_550_003, userId: row?.id as string })
+    const sent = await admin("notify", "--username", "live", "--text", "while you run", "--json")
+    expect(sent.stderr).toBe("")
+    expect(JSON.parse(sent.stdout)).toMatchObject({ status: "queued" })
+    // The API's waiting leases hear of it at once.
+    await heard
+  } finally {
+    await api.close()
+  }
+})

@@ -1,10 +1,19 @@
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs"
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from "node:fs"
 import { dirname, resolve } from "node:path"
 import { PGlite } from "@electric-sql/pglite"
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core"
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite"
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js"
 import postgres from "postgres"
+import { sharePglite } from "./pglite-share"
 import * as schema from "./schema"
 
 export type Schema = typeof schema
@@ -23,7 +32,14 @@ export type DbTarget =
        */
       queryTimeoutMs?: number
     }
-  | { pgliteDir: string }
+  | {
+      pgliteDir: string
+      /**
+       * Serve the directory to other processes (admin commands, db:migrate) on a Unix socket
+       * beside it while this process holds it; they connect there instead of failing on the lock.
+       */
+      share?: boolean
+    }
   /** In memory, optionally starting from a `dumpDataDir()` snapshot (fast test databases). */
   | { memory: true; snapshot?: Blob }
 
@@ -87,23 +103,43 @@ export async function createDb(target: DbTarget): Promise<Database> {
       db: drizzlePglite(client, { schema }) as unknown as Db,
       driver: "pglite",
       close: () => client.close(),
-      listen: pgliteListen(client),
+      listen: pgliteListeners(client).listen,
     }
   }
   const dir = resolve(target.pgliteDir)
-  const release = lockDirectory(dir)
+  const socket = `${dir}.sock`
+  let release: () => void
+  try {
+    release = lockDirectory(dir)
+  } catch (error) {
+    // Held by a live process: through its socket, if it serves one.
+    if (error instanceof DatabaseLockedError && existsSync(socket))
+      return connectShared(socket).catch(() => Promise.reject(error))
+    throw error
+  }
   try {
     mkdirSync(dir, { recursive: true })
     const client = await PGlite.create(dir)
+    const listeners = pgliteListeners(client)
+    // A socket path is limited to ~100 bytes; a deeper directory is simply not shared.
+    const shared =
+      "share" in target && target.share && Buffer.byteLength(socket) < 100
+        ? await (async () => {
+            rmSync(socket, { force: true }) // left by an owner that died
+            return sharePglite(client, { path: socket, onNotification: listeners.dispatch })
+          })()
+        : undefined
     return {
       db: drizzlePglite(client, { schema }) as unknown as Db,
       driver: "pglite",
-      listen: pgliteListen(client),
+      listen: listeners.listen,
       // Awaiting close flushes the WAL; a kill without it can leave the directory unbootable.
       close: async () => {
         try {
+          await shared?.stop()
           await client.close()
         } finally {
+          if (shared) rmSync(socket, { force: true })
           release()
         }
       },
@@ -114,12 +150,61 @@ export async function createDb(target: DbTarget): Promise<Database> {
   }
 }
 
-const pgliteListen =
-  (client: PGlite): Listen =>
-  async (channel, onNotify) => {
-    const unlisten = await client.listen(channel, () => onNotify())
-    return () => unlisten()
+/** Another process's PGlite, through the socket it serves (see pglite-share.ts). */
+async function connectShared(path: string): Promise<Database> {
+  const client = postgres({
+    path,
+    max: 1,
+    database: "postgres",
+    username: "postgres",
+    connect_timeout: 5,
+    onnotice: () => {},
+  })
+  try {
+    await client`select 1`
+  } catch (error) {
+    await client.end({ timeout: 0 })
+    throw error
   }
+  return {
+    db: drizzlePostgres(client, { schema }) as unknown as Db,
+    driver: "pglite",
+    close: () => client.end({ timeout: 5 }),
+    // The socket takes one connection, and LISTEN would need a second.
+    listen: () => Promise.reject(new Error("LISTEN is not available through a shared PGlite")),
+  }
+}
+
+/**
+ * LISTEN in process, one PGlite subscription per channel, plus `dispatch` for notifications that
+ * reach this process another way (raised through the shared socket).
+ */
+function pgliteListeners(client: PGlite) {
+  const channels = new Map<
+    string,
+    { fns: Set<() => void>; unlisten: Promise<() => Promise<void>> }
+  >()
+  const dispatch = (channel: string) => {
+    for (const fn of [...(channels.get(channel)?.fns ?? [])]) fn()
+  }
+  const listen: Listen = async (channel, onNotify) => {
+    let entry = channels.get(channel)
+    if (!entry) {
+      entry = { fns: new Set(), unlisten: client.listen(channel, () => dispatch(channel)) }
+      channels.set(channel, entry)
+    }
+    const subscribed = entry
+    subscribed.fns.add(onNotify)
+    await subscribed.unlisten
+    return async () => {
+      subscribed.fns.delete(onNotify)
+      if (subscribed.fns.size || channels.get(channel) !== subscribed) return
+      channels.delete(channel)
+      await (await subscribed.unlisten)()
+    }
+  }
+  return { listen, dispatch }
+}
 
 export const QUERY_TIMEOUT = "QUERY_TIMEOUT"
 
