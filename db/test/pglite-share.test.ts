@@ -51,7 +51,9 @@ test("another process migrates and writes through the owner's socket; its NOTIFY
 
     // A client gone mid-transaction is rolled back; the owner carries on.
     await other.db.execute(sql`begin`)
-    await other.db.execute(sql`insert into users (username, password_hash) values ('abandoned', 'x')`)
+    await other.db.execute(
+      sql`insert into users (username, password_hash) values ('abandoned', 'x')`,
+    )
     await other.close()
     await owner.db.insert(users).values({ username: "owner", passwordHash: "x" })
     expect(await owner.db.select().from(users).where(eq(users.username, "abandoned"))).toEqual([])
