@@ -80,7 +80,7 @@ export function createDeliveryLoop(options: DeliveryLoopOptions): DeliveryLoop {
     api,
     send,
     logger,
-    capacity = 50,
+    capacity = 100,
     waitSeconds = 25,
     backoff = { initialMs: 1_000, maxMs: 30_000 },
     retryBackoff = { initialSeconds: 2, maxSeconds: 300 },

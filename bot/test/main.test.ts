@@ -267,7 +267,7 @@ describe("main.ts delivering notifications", () => {
   }
 
   test(
-    "SIGTERM while the delivery long poll is open exits 0 promptly",
+    "while the delivery long poll is open, commands still reach the API; SIGTERM then exits 0 promptly",
     async () => {
       const standIn = await startStandIn()
       const api = await startApi()
@@ -276,6 +276,9 @@ describe("main.ts delivering notifications", () => {
       await standIn.waitForPoll()
       // The API holds the bot's lease open, waiting for work.
       while ((await api.waitingLeases()) !== "1") await Bun.sleep(20)
+      // Meanwhile the commands' own API calls are answered: nothing queues behind the long poll.
+      expect(await standIn.say(33, "/status")).toEqual([expect.stringContaining("Not linked")])
+      expect(await api.waitingLeases()).toBe("1")
       const started = performance.now()
       bot.proc.kill("SIGTERM")
       expect(await bot.proc.exited).toBe(0)
