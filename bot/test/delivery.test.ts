@@ -272,7 +272,7 @@ for (const driver of drivers()) {
 
     test("a command's reply goes out during a broadcast instead of after it", async () => {
       standIn = await startBotApiStandIn({ floodLimits: true })
-      const chats = Array.from({ length: 60 }, () => nextChat++)
+      const chats = Array.from({ length: 120 }, () => nextChat++)
       const readers = await Promise.all(chats.map((c) => user(c)))
       const { watch } = await deliveringBot({ standIn })
       await Promise.all(readers.map((r) => notify(r.user.username, "broadcast")))
@@ -282,17 +282,14 @@ for (const driver of drivers()) {
         "sendMessage",
         (c) => chats.includes(Number(c.params.chat_id)) && c.status === 200,
       )
-      const asker = nextChat++
-      const before = broadcastSent()
-      const [reply] = await standIn.say(asker, "/help")
+      const [reply] = await standIn.say(nextChat++, "/help")
       expect(reply).toContain("/status")
-      // At most a couple of broadcast messages went out while the reply waited for its turn,
-      // and the broadcast was far from over.
-      expect(broadcastSent() - before).toBeLessThanOrEqual(2)
-      expect(broadcastSent()).toBeLessThan(chats.length)
-      await watch.settledCount(60)
+      // The bot holds up to 100 deliveries waiting for their turn: a reply queued behind them
+      // would come after most of the broadcast. It went ahead of them.
+      expect(chats.length - broadcastSent()).toBeGreaterThanOrEqual(40)
+      await watch.settledCount(chats.length)
       expect(standIn.floodRefusals).toBe(0)
-    })
+    }, 20_000)
 
     test("a bot stopped mid-broadcast hands back what it held; the next bot delivers it, each message once", async () => {
       standIn = await startBotApiStandIn()
