@@ -214,6 +214,13 @@ async function main() {
       `         a new one: curl -s -X POST ${apiUrl}/telegram/link-tokens -H "Authorization: Bearer ${demo.key}"`,
     ),
   )
+  // The admin CLI reaches the API's PGlite through the socket the API serves beside it.
+  const adminEnv = databaseUrl || !value("PGLITE_DIR") ? "" : `PGLITE_DIR=${show(pgliteDir)} `
+  print(
+    dim(
+      `notify   ${adminEnv}bun run admin notify --username ${demo.username} --text 'Hello from NPS'  (another terminal, once linked)`,
+    ),
+  )
   print(dim(`logs     ${show(join(devDir, "api.log"))}, ${show(join(devDir, "bot.log"))}`))
 
   if (!standIn) {

@@ -17,6 +17,7 @@ import { generateApiKey, SCOPES, type Scope } from "./credentials"
 import { ApiError } from "./errors"
 import { createUser, deactivateUser, findUser, type Role } from "./modules/auth/service"
 import { createKey, listKeys, revokeKey } from "./modules/keys/service"
+import { notifyFromCli } from "./modules/notifications/cli"
 import { PromptCancelled, readPassword } from "./password-prompt"
 
 const MIN_PASSWORD_LENGTH = 12
@@ -278,6 +279,28 @@ is never stored, so it is never shown.`,
       return { json: key, text: `revoked key ${key.id}` }
     },
   },
+  notify: {
+    summary: "send a text to a user's linked Telegram chats (the bot delivers it)",
+    usage: "bun run admin notify --username U --text T [--json]",
+    description: `Queue a notification for every active, unblocked Telegram chat linked to the user, as
+POST /api/telegram/notifications would (as an operator: no sender). The bot delivers it, plain
+text exactly as given; follow it with GET /api/telegram/notifications/<id>.`,
+    options: {
+      username: { type: "string", value: "U", description: "who to notify (required)" },
+      text: {
+        type: "string",
+        value: "T",
+        description: "1–4096 characters of plain text (required)",
+      },
+      json: json("the notification as POST /api/telegram/notifications answers it"),
+    },
+    run: (ctx, o) =>
+      notifyFromCli(
+        ctx.db,
+        { username: need(o, "username"), text: need(o, "text", 4096) },
+        (message) => new UsageError(message),
+      ),
+  },
   "gen-key": {
     summary: "print a fresh random nps_ key; touches no database",
     usage: "bun run admin gen-key [--json]",
@@ -294,9 +317,9 @@ Touches no database.`,
 const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length))
 const OVERVIEW = `Usage: bun run admin <command> [options]
 
-Manage NPS users and API keys straight in the database: DATABASE_URL, or embedded PGlite in
-PGLITE_DIR (default ./.data/pglite, created and migrated on first use; no other process may
-have it open, so stop the API first).
+Manage NPS users, API keys and notifications straight in the database: DATABASE_URL, or
+embedded PGlite in PGLITE_DIR (default ./.data/pglite, created and migrated on first use; while
+the API holds it, commands go through the socket the API serves beside it).
 
 Commands:
 ${Object.entries(COMMANDS)

@@ -1,4 +1,4 @@
-import type { Db, QueryStats } from "@nps/db"
+import type { Db, Listen, QueryStats } from "@nps/db"
 import type { Logger } from "@nps/log"
 import type { SharedRedis } from "@nps/redis"
 import { Elysia } from "elysia"
@@ -11,6 +11,9 @@ import { createMetrics } from "./metrics"
 import { authRoutes } from "./modules/auth"
 import { healthRoutes } from "./modules/health"
 import { keyRoutes } from "./modules/keys"
+import { notificationRoutes } from "./modules/notifications"
+import { DELIVERIES_CHANNEL } from "./modules/notifications/service"
+import { createWakeup } from "./modules/notifications/wakeup"
 import { oracleRoutes } from "./modules/oracle"
 import { telegramRoutes } from "./modules/telegram"
 import { createRateLimiter, type RateLimit } from "./rate-limit"
@@ -27,15 +30,29 @@ export interface AppOptions {
   dbStats?: () => QueryStats
   /** Shared state (REDIS_URL): brute-force limits counted across every replica. */
   redis?: SharedRedis
+  /** LISTEN on the database (Database.listen): waiting leases hear of other replicas' work. */
+  listen?: Listen
+  deliveries?: Partial<{ leaseMs: number; recheckMs: number }>
 }
+
+/** A bot that dies holding a lease has its deliveries leased again after this. */
+export const LEASE_MS = 60_000
+/** A waiting lease re-checks this often even without a NOTIFY (lost while reconnecting). */
+export const RECHECK_MS = 5_000
 
 export { MAX_BODY_BYTES } from "./transport"
 
 const requestId = (header: string | null) =>
   header && /^[\w.-]{1,64}$/.test(header) ? header : crypto.randomUUID()
 
-// Polled every few seconds by orchestrators and Prometheus: logged at debug, not info.
-const PROBES = new Set(["/api/health", "/metrics"])
+// Polled every few seconds by orchestrators and Prometheus, or by the bot for deliveries (one
+// long poll and a report per batch): logged at debug, not info.
+const PROBES = new Set([
+  "/api/health",
+  "/metrics",
+  "/api/telegram/deliveries/lease",
+  "/api/telegram/deliveries/report",
+])
 
 /**
  * Logs a database outage once when it starts and once when it ends, instead of an error per
@@ -67,6 +84,8 @@ export function createApp({
   limits,
   dbStats,
   redis,
+  listen,
+  deliveries,
 }: AppOptions) {
   const limiter = (name: string, limit: RateLimit): Limiter => {
     const local = createRateLimiter(limit, () => now().getTime())
@@ -75,7 +94,8 @@ export function createApp({
   const deps: Deps = { db, config, logger, now, jwt: createJwt(config.jwtSecret, now), limiter }
   const allLimits = { ...DEFAULT_LIMITS, ...limits }
   const started = new WeakMap<Request, { id: string; at: number }>()
-  const metrics = createMetrics(dbStats)
+  const wakeup = createWakeup({ listen, channel: DELIVERIES_CHANNEL, logger })
+  const metrics = createMetrics(dbStats, () => wakeup.waiting)
   const outage = outageLog(logger)
   let routes: () => readonly { method: string; path: string; hooks: object }[] = () => []
 
@@ -138,7 +158,14 @@ export function createApp({
         .use(authRoutes(deps, allLimits))
         .use(keyRoutes(deps))
         .use(oracleRoutes(deps))
-        .use(telegramRoutes(deps, allLimits)),
+        .use(telegramRoutes(deps, allLimits))
+        .use(
+          notificationRoutes(deps, {
+            wakeup,
+            leaseMs: deliveries?.leaseMs ?? LEASE_MS,
+            recheckMs: deliveries?.recheckMs ?? RECHECK_MS,
+          }),
+        ),
     )
   routes = () => app.routes
   return app

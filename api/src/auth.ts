@@ -16,7 +16,9 @@ export interface Principal {
 }
 
 // A signed-in user acts for themselves on Oracle data; only a key can carry telegram:service.
+// An admin signed in may also send notifications (an operator's manual message).
 const JWT_SCOPES: readonly Scope[] = ["oracle:read", "oracle:write"]
+const ADMIN_JWT_SCOPES: readonly Scope[] = ["telegram:notify"]
 const bearer = (header: string | undefined) => {
   const match = header?.match(/^Bearer\s+(\S+)\s*$/i)
   return match?.[1]
@@ -39,7 +41,9 @@ async function fromJwt({ db, jwt }: Deps, token: string): Promise<Principal | nu
     .from(users)
     .where(and(eq(users.id, userId), eq(users.isActive, true)))
     .limit(1)
-  return user ? { userId, ...user, isActive: true, via: "jwt", scopes: JWT_SCOPES } : null
+  if (!user) return null
+  const scopes = user.role === "admin" ? [...JWT_SCOPES, ...ADMIN_JWT_SCOPES] : JWT_SCOPES
+  return { userId, ...user, isActive: true, via: "jwt", scopes }
 }
 
 /** The caller behind an Authorization header, or null when there is none or it is not valid. */
@@ -72,6 +76,11 @@ function documented(requirement: AuthRequirement): {
     return {
       security: [{ jwt: [] }],
       description: "Credential: a signed-in user's JWT; API keys are refused (403).",
+    }
+  if (ADMIN_JWT_SCOPES.includes(requirement))
+    return {
+      security: [{ jwt: [] }, { apiKey: [requirement] }],
+      description: `Credential: an API key with the \`${requirement}\` scope, or an admin's JWT.`,
     }
   return JWT_SCOPES.includes(requirement)
     ? {

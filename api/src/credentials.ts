@@ -1,8 +1,19 @@
 // API keys, password hashes and JWTs: the only code that touches raw secrets.
 import { jwtVerify, SignJWT } from "jose"
 
-export const SCOPES = ["telegram:service", "oracle:read", "oracle:write"] as const
+export const SCOPES = [
+  "telegram:service",
+  "telegram:notify",
+  "oracle:read",
+  "oracle:write",
+] as const
 export type Scope = (typeof SCOPES)[number]
+
+/**
+ * Scopes only an admin may mint: `telegram:service` reads any chat's data, `telegram:notify`
+ * writes to any linked user.
+ */
+export const ADMIN_ONLY_SCOPES: readonly Scope[] = ["telegram:service", "telegram:notify"]
 
 /** `nps_` + 43 URL-safe base64 characters (32 random bytes). */
 export function generateApiKey(): string {

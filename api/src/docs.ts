@@ -105,7 +105,8 @@ export const docs = (routes: () => readonly RouteLike[]) =>
               "Besides the statuses listed per operation, any request may get 404 (no such endpoint)",
               `or 431 (headers over ${MAX_HEADER_BYTES} bytes). Authenticate with the header`,
               "`Authorization: Bearer` and a JWT from `POST /api/auth/login` or an API key (`nps_…`).",
-              "Scopes: `telegram:service` (the bot), `oracle:read`, `oracle:write`.",
+              "Scopes: `telegram:service` (the bot), `telegram:notify` (services that send",
+              "notifications), `oracle:read`, `oracle:write`.",
             ].join("\n"),
           },
           components: {

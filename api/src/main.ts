@@ -79,7 +79,8 @@ try {
     (await createDb(
       config.databaseUrl
         ? { url: config.databaseUrl, queryTimeoutMs: QUERY_TIMEOUT_MS }
-        : { pgliteDir: config.pgliteDir },
+        : // Shared on a socket beside the directory: admin commands work while the API runs.
+          { pgliteDir: config.pgliteDir, share: true },
     ))
   hot.__npsDb = database
   if (database.driver === "pglite") {
@@ -102,7 +103,14 @@ const redis =
         logger,
         fallback: "each replica applies the login and link limits on its own until it is back",
       })
-const app = createApp({ db: database.db, config, logger, dbStats: database.stats, redis })
+const app = createApp({
+  db: database.db,
+  config,
+  logger,
+  dbStats: database.stats,
+  listen: database.listen,
+  redis,
+})
 // Postgres may be down while we start: the health probe logs that once, and we serve 503s
 // until it is back rather than exit (the API recovers by itself).
 const reachable = (await app.handle(new Request("http://localhost/api/health"))).ok

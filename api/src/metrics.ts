@@ -16,7 +16,11 @@ export interface Metrics {
 // Known methods only: a client can send any token as a method.
 const METHODS = new Set(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
 
-export function createMetrics(dbStats?: () => QueryStats): Metrics {
+export function createMetrics(
+  dbStats?: () => QueryStats,
+  /** Lease requests (bots) waiting for deliveries right now. */
+  leasesWaiting?: () => number,
+): Metrics {
   const registry = new Registry()
   const requests = new Counter({
     name: "nps_http_requests_total",
@@ -56,6 +60,15 @@ export function createMetrics(dbStats?: () => QueryStats): Metrics {
       },
     })
   }
+  if (leasesWaiting)
+    new Gauge({
+      name: "nps_delivery_leases_waiting",
+      help: "Bot lease requests waiting for deliveries to become due (long polls open)",
+      registers: [registry],
+      collect() {
+        this.set(leasesWaiting())
+      },
+    })
   return {
     registry,
     observeRequest(method, route, status, seconds) {

@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { createDb, migrate, notifications, telegramLinks, users } from "@nps/db"
+import { eq } from "drizzle-orm"
 import postgres from "postgres"
 import { hashApiKey } from "../src/credentials"
 import { drivers, openTestDatabase } from "./helpers"
@@ -22,6 +24,7 @@ const COMMANDS = [
   "create-key",
   "list-keys",
   "revoke-key",
+  "notify",
   "gen-key",
 ]
 const PASSWORD = "a long enough password"
@@ -328,3 +331,82 @@ for (const driver of drivers()) {
     }
   })
 }
+
+describe("notify (PGlite)", () => {
+  const PGLITE_DIR = join(tmp, "notify-pglite")
+  const admin = (...args: string[]) =>
+    run(["bun", "run", "--silent", "admin", ...args], { PGLITE_DIR })
+  beforeAll(async () => {
+    const { db, close } = await createDb({ pgliteDir: PGLITE_DIR })
+    await migrate(db)
+    await close()
+  })
+
+  test("notify sends to the user's reachable chats and prints the notification as POST answers it", async () => {
+    await admin("create-user", "--username", "reader", "--password", PASSWORD, "--json")
+    const database = await createDb({ pgliteDir: PGLITE_DIR })
+    try {
+      const [user] = await database.db.select().from(users).where(eq(users.username, "reader"))
+      await database.db.insert(telegramLinks).values([
+        { telegramChatId: 5_550_001, userId: user?.id as string },
+        { telegramChatId: 5_550_002, userId: user?.id as string, blockedAt: new Date() },
+      ])
+    } finally {
+      await database.close()
+    }
+    const text = "Maintenance tonight at 22:00 UTC.\nPlain *text*, sent as is."
+    const sent = await admin("notify", "--username", "reader", "--text", text, "--json")
+    expect(sent.stderr).toBe("")
+    const n = JSON.parse(sent.stdout)
+    expect(n).toEqual({
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      status: "queued",
+      deliveries: [{ telegram_chat_id: 5_550_001, status: "queued" }],
+    })
+    const human = await admin("notify", "--username", "reader", "--text", "again")
+    expect(human.stdout).toContain("queued for 1 chat")
+
+    const check = await createDb({ pgliteDir: PGLITE_DIR })
+    try {
+      const [row] = await check.db.select().from(notifications).where(eq(notifications.id, n.id))
+      expect(row).toMatchObject({ text, status: "queued", createdBy: null })
+    } finally {
+      await check.close()
+    }
+
+    for (const args of [
+      ["notify", "--username", "nobody", "--text", "hi"],
+      ["notify", "--username", "reader", "--text", "   "],
+      ["notify", "--username", "reader", "--text", "x".repeat(4097)],
+      ["notify", "--username", "reader"],
+    ]) {
+      const res = await admin(...args, "--json")
+      expect([res.code, res.stdout]).toEqual([1, ""])
+      expect(res.stderr).toMatch(/^admin: /)
+    }
+  })
+
+  test("admin commands work while a running API holds the PGlite directory (through its socket)", async () => {
+    const api = await createDb({ pgliteDir: PGLITE_DIR, share: true })
+    try {
+      let woken = () => {}
+      const heard = new Promise<void>((resolve) => {
+        woken = resolve
+      })
+      await api.listen("nps_deliveries", () => woken())
+      const user = await admin("create-user", "--username", "live", "--password", PASSWORD)
+      expect(user.code).toBe(0)
+      const [row] = await api.db.select().from(users).where(eq(users.username, "live"))
+      await api.db
+        .insert(telegramLinks)
+        .values({ telegramChatId: 5_550_003, userId: row?.id as string })
+      const sent = await admin("notify", "--username", "live", "--text", "while you run", "--json")
+      expect(sent.stderr).toBe("")
+      expect(JSON.parse(sent.stdout)).toMatchObject({ status: "queued" })
+      // The API's waiting leases hear of it at once.
+      await heard
+    } finally {
+      await api.close()
+    }
+  })
+})

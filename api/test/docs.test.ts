@@ -116,7 +116,26 @@ test("each operation names its credential and lists exactly the statuses it answ
       statuses: sorted([200, ...body, 401, 403, 404, 503]),
       security: service,
     },
+    "POST /api/telegram/notifications": {
+      statuses: sorted([200, 202, ...body, 401, 403, 404, 409, 503]),
+      security: jwtOrKey("telegram:notify"),
+    },
+    "GET /api/telegram/notifications/{id}": {
+      statuses: [200, 401, 403, 404, 422, 503],
+      security: jwtOrKey("telegram:notify"),
+    },
+    "POST /api/telegram/deliveries/lease": {
+      statuses: sorted([200, ...body, 401, 403, 503]),
+      security: service,
+    },
+    "POST /api/telegram/deliveries/report": {
+      statuses: sorted([200, ...body, 401, 403, 503]),
+      security: service,
+    },
   })
+  expect(doc.paths["/api/telegram/notifications"]?.post?.description).toStartWith(
+    "Credential: an API key with the `telegram:notify` scope, or an admin's JWT.",
+  )
   // Every operation says in words which credential it needs, and why each status happens.
   for (const [path, ops] of Object.entries(doc.paths))
     for (const [method, op] of Object.entries(ops)) {

@@ -22,12 +22,18 @@ describeEachDb("fuzz", (ctx) => {
     const { app, logText } = makeApp(ctx.db)
     const alice = await seedUser(ctx.db)
     const svc = await seedServiceKey(ctx.db)
+    const notifier = await seedUser(ctx.db, { username: "alerts", scopes: ["telegram:notify"] })
     // Signed a minute ago, so no token the API issues during the run can equal it.
     const jwt = await createJwt(TEST_JWT_SECRET, () => new Date(Date.now() - 60_000)).sign(
       alice.user.id,
     )
-    const secrets = [alice.key, svc.key, jwt, alice.password]
-    const forbidden = [...secrets, hashApiKey(alice.key), hashApiKey(svc.key)]
+    const secrets = [alice.key, svc.key, notifier.key, jwt, alice.password]
+    const forbidden = [
+      ...secrets,
+      hashApiKey(alice.key),
+      hashApiKey(svc.key),
+      hashApiKey(notifier.key),
+    ]
 
     const printable = fc
       .string({ unit: "binary-ascii", maxLength: 60 })
@@ -52,7 +58,7 @@ describeEachDb("fuzz", (ctx) => {
     )
     const auth = fc.option(
       fc.oneof(
-        fc.constantFrom(...[alice.key, svc.key, jwt].map((t) => `Bearer ${t}`)),
+        fc.constantFrom(...[alice.key, svc.key, notifier.key, jwt].map((t) => `Bearer ${t}`)),
         printable.map((s) => `Bearer ${s}`),
         printable,
         fc.constantFrom(`Bearer ${alice.key}x`, `Bearer ${jwt.slice(0, -2)}`, "Bearer nps_"),
@@ -71,7 +77,8 @@ describeEachDb("fuzz", (ctx) => {
       fc.boolean(),
       fc.constant(null),
       fc.array(anyText, { maxLength: 3 }),
-      fc.constantFrom("oracle:read", "telegram:service", ["oracle:write"], ["telegram:service"]),
+      fc.constantFrom("oracle:read", "telegram:service", ["oracle:write"], ["telegram:notify"]),
+      fc.constantFrom("alice", alice.user.id, "sent", "retry", "failed", "blocked"),
     )
     // Bodies shaped like each endpoint's, with any values; or any JSON; or any bytes.
     const shaped = (...fields: string[]) =>
@@ -139,6 +146,35 @@ describeEachDb("fuzz", (ctx) => {
       fc.record({
         method: fc.constant("GET"),
         path: chatId.map((id) => `/api/telegram/profile/${id}`),
+      }),
+      fc.record({
+        method: fc.constant("POST"),
+        path: fc.constant("/api/telegram/notifications"),
+        body: body("username", "user_id", "text", "idempotency_key"),
+      }),
+      fc.record({
+        method: fc.constant("GET"),
+        path: fc
+          .oneof(fc.uuid(), fc.string({ maxLength: 40 }).map(encodeURIComponent))
+          .map((id) => `/api/telegram/notifications/${id}`),
+      }),
+      // Not wait_seconds: a long poll that waits is its own test, not thousands of them.
+      fc.record({
+        method: fc.constant("POST"),
+        path: fc.constant("/api/telegram/deliveries/lease"),
+        body: body("max"),
+      }),
+      fc.record({
+        method: fc.constant("POST"),
+        path: fc.constant("/api/telegram/deliveries/report"),
+        body: fc.oneof(
+          body("results"),
+          fc
+            .array(shaped("id", "lease_id", "outcome", "retry_after_seconds", "error", "chat_id"), {
+              maxLength: 3,
+            })
+            .map((results) => JSON.stringify({ results })),
+        ),
       }),
     )
     const request = fc.record({ endpoint, auth, contentType })

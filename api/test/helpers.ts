@@ -15,7 +15,7 @@ export { type Driver, drivers, openTestDatabase }
 
 export const resetDatabase = (db: Db) =>
   db.execute(
-    sql`truncate users, api_keys, oracle_profiles, readings, telegram_links, telegram_link_tokens restart identity cascade`,
+    sql`truncate users, api_keys, oracle_profiles, readings, telegram_links, telegram_link_tokens, notifications, notification_deliveries restart identity cascade`,
   )
 
 /**
@@ -107,7 +107,13 @@ export async function req(
   app: Handler,
   method: string,
   path: string,
-  options: { body?: unknown; raw?: string; token?: string; headers?: Record<string, string> } = {},
+  options: {
+    body?: unknown
+    raw?: string
+    token?: string
+    headers?: Record<string, string>
+    signal?: AbortSignal
+  } = {},
 ): Promise<Reply> {
   const headers: Record<string, string> = { ...options.headers }
   if (options.token) headers.authorization = `Bearer ${options.token}`
@@ -117,7 +123,7 @@ export async function req(
     body = options.raw ?? JSON.stringify(options.body)
   }
   const response = await app.handle(
-    new Request(`http://localhost${path}`, { method, headers, body }),
+    new Request(`http://localhost${path}`, { method, headers, body, signal: options.signal }),
   )
   const text = await response.text()
   let parsed: unknown = text

@@ -15,6 +15,11 @@ export type LinkedStatus = Extract<
   { linked: true }
 >
 export type Profile = Treaty.Data<ReturnType<TelegramRoutes["profile"]>["get"]>[number]
+export type Lease = Treaty.Data<TelegramRoutes["deliveries"]["lease"]["post"]>
+export type Delivery = Lease["deliveries"][number]
+export type DeliveryReport = Parameters<
+  TelegramRoutes["deliveries"]["report"]["post"]
+>[0]["results"][number]
 
 /** The API answered with something this bot cannot act on (a bug or a misconfiguration). */
 export type Failure =
@@ -37,6 +42,8 @@ export type RedeemResult =
   | Failure
 /** The answer to a report about a chat (blocked, unblocked, migrated). */
 export type ChatReportResult = { kind: "ok" } | { kind: "not_linked" } | Failure
+export type LeaseResult = { kind: "ok"; lease: Lease } | Failure
+export type ReportResult = { kind: "ok"; applied: number; stale: number } | Failure
 
 export interface LinkInput {
   chatId: number
@@ -62,6 +69,13 @@ export interface NpsApi {
   setBlocked(chatId: number, blocked: boolean): Promise<ChatReportResult>
   /** A group became a supergroup with a new chat id. */
   migrate(fromChatId: number, toChatId: number): Promise<ChatReportResult>
+  /**
+   * Due deliveries, waiting up to `waitSeconds` for some (a long poll with its own deadline, on
+   * a connection of its own: the other calls never queue behind it). `signal` ends it early.
+   */
+  lease(input: { max: number; waitSeconds: number }, signal: AbortSignal): Promise<LeaseResult>
+  /** What became of leased deliveries. */
+  report(results: DeliveryReport[]): Promise<ReportResult>
 }
 
 export interface ApiClientOptions {
@@ -101,11 +115,12 @@ const errorCode = (value: unknown): string | undefined =>
 export function createApiClient(options: ApiClientOptions): NpsApi {
   const { logger, metrics, connectTimeoutMs = 5_000, totalTimeoutMs = 10_000 } = options
   const headers = options.serviceKey ? { authorization: `Bearer ${options.serviceKey}` } : undefined
-  const fetcher = ((input: string | URL | Request, init?: RequestInit) =>
+  // A call may bring its own deadline (the lease long poll); every other call gets the default.
+  const fetcher = ((input: string | URL | Request, init?: BunFetchRequestInit) =>
     fetch(input, {
       ...init,
-      timeout: connectTimeoutMs,
-      signal: AbortSignal.timeout(totalTimeoutMs),
+      timeout: init?.timeout ?? connectTimeoutMs,
+      signal: init?.signal ?? AbortSignal.timeout(totalTimeoutMs),
     })) as typeof fetch
   const domain = options.baseUrl.replace(/\/+$/, "").replace(/\/api$/, "")
   const config = { headers, fetcher, parseDate: false }
@@ -116,7 +131,8 @@ export function createApiClient(options: ApiClientOptions): NpsApi {
   /** Runs one call; `undefined` means the API could not be reached or timed out. */
   const call = async <T extends Raw>(
     endpoint: string,
-    chatId: number,
+    /** What the call is about, for the log line (a chat id, a count). */
+    about: Record<string, number>,
     run: () => Promise<T>,
   ): Promise<T | undefined> => {
     const started = performance.now()
@@ -130,7 +146,7 @@ export function createApiClient(options: ApiClientOptions): NpsApi {
       const level = raw.status >= 500 ? "warn" : "debug"
       logger[level]("api call", {
         endpoint,
-        chat_id: chatId,
+        ...about,
         status: raw.status,
         code,
         duration_ms: duration(),
@@ -140,7 +156,7 @@ export function createApiClient(options: ApiClientOptions): NpsApi {
       metrics?.apiCall(endpoint, "unreachable", (performance.now() - started) / 1000)
       logger.warn("api unreachable", {
         endpoint,
-        chat_id: chatId,
+        ...about,
         duration_ms: duration(),
         error: describeError(error),
       })
@@ -158,7 +174,7 @@ export function createApiClient(options: ApiClientOptions): NpsApi {
 
   return {
     async link({ chatId, telegramUsername, apiKey }) {
-      const raw = await call("link", chatId, () =>
+      const raw = await call("link", { chat_id: chatId }, () =>
         client.api.telegram.link.post({
           telegram_chat_id: chatId,
           telegram_username: telegramUsername,
@@ -175,7 +191,7 @@ export function createApiClient(options: ApiClientOptions): NpsApi {
     },
 
     async redeem({ chatId, telegramUsername, token }) {
-      const raw = await call("redeem", chatId, () =>
+      const raw = await call("redeem", { chat_id: chatId }, () =>
         client.api.telegram["link-tokens"].redeem.post({
           token,
           telegram_chat_id: chatId,
@@ -190,7 +206,7 @@ export function createApiClient(options: ApiClientOptions): NpsApi {
     },
 
     async status(chatId) {
-      const raw = await call("status", chatId, () =>
+      const raw = await call("status", { chat_id: chatId }, () =>
         client.api.telegram.status({ chat_id: chatId }).get(),
       )
       if (raw && raw.error === null) {
@@ -200,7 +216,7 @@ export function createApiClient(options: ApiClientOptions): NpsApi {
     },
 
     async profiles(chatId) {
-      const raw = await call("profile", chatId, () =>
+      const raw = await call("profile", { chat_id: chatId }, () =>
         client.api.telegram.profile({ chat_id: chatId }).get(),
       )
       if (raw && raw.error === null) return { kind: "ok", profiles: raw.data }
@@ -209,7 +225,7 @@ export function createApiClient(options: ApiClientOptions): NpsApi {
     },
 
     async unlink(chatId) {
-      const raw = await call("unlink", chatId, () =>
+      const raw = await call("unlink", { chat_id: chatId }, () =>
         client.api.telegram.link({ chat_id: chatId }).delete(),
       )
       if (raw && raw.error === null) return { kind: "ok" }
@@ -218,7 +234,7 @@ export function createApiClient(options: ApiClientOptions): NpsApi {
     },
 
     async setBlocked(chatId, blocked) {
-      const raw = await call("blocked", chatId, () =>
+      const raw = await call("blocked", { chat_id: chatId }, () =>
         client.api.telegram.chats({ chat_id: chatId }).blocked.put({ blocked }),
       )
       if (raw && raw.error === null) return { kind: "ok" }
@@ -226,8 +242,45 @@ export function createApiClient(options: ApiClientOptions): NpsApi {
       return failure("blocked", raw)
     },
 
+    async lease({ max, waitSeconds }, signal) {
+      const started = performance.now()
+      const deadlineMs = (waitSeconds + 10) * 1000
+      try {
+        const raw = await client.api.telegram.deliveries.lease.post(
+          { max, wait_seconds: waitSeconds },
+          {
+            fetch: {
+              signal: AbortSignal.any([signal, AbortSignal.timeout(deadlineMs)]),
+              // No bytes flow while the API waits: the socket's idle timer must allow for it.
+              timeout: deadlineMs,
+            } as RequestInit,
+          },
+        )
+        if (raw.error && raw.status === 503 && raw.error.value instanceof Error)
+          throw raw.error.value
+        if (raw.error === null) return { kind: "ok", lease: raw.data }
+        return failure("lease", raw)
+      } catch (error) {
+        if (!signal.aborted)
+          logger.warn("api unreachable", {
+            endpoint: "lease",
+            duration_ms: Math.round(performance.now() - started),
+            error: describeError(error),
+          })
+        return { kind: "unavailable" }
+      }
+    },
+
+    async report(results) {
+      const raw = await call("report", { results: results.length }, () =>
+        client.api.telegram.deliveries.report.post({ results }),
+      )
+      if (raw && raw.error === null) return { kind: "ok", ...raw.data }
+      return failure("report", raw)
+    },
+
     async migrate(fromChatId, toChatId) {
-      const raw = await call("migration", fromChatId, () =>
+      const raw = await call("migration", { chat_id: fromChatId }, () =>
         client.api.telegram.chats({ chat_id: fromChatId }).migration.post({ to_chat_id: toChatId }),
       )
       if (raw && raw.error === null) return { kind: "ok" }

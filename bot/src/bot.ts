@@ -16,8 +16,10 @@ import { startCommand } from "./commands/start"
 import { statusCommand } from "./commands/status"
 import { unlinkCommand } from "./commands/unlink"
 import type { BotConfig } from "./config"
+import { createDeliveryLoop, type DeliveryLoopOptions } from "./delivery"
 import { createDispatcher } from "./dispatcher"
 import type { BotMetrics } from "./metrics"
+import { createPacer, type Pacer } from "./pacer"
 import { abortableSleep, createPoller, type PollerOptions, type PollerState } from "./polling"
 import { createRateLimiter } from "./rate-limit"
 import type { ChatLimiter } from "./shared-rate-limit"
@@ -60,6 +62,13 @@ export interface CreateBotOptions {
   telegramTimeoutMs?: number
   /** Prometheus metrics to record into (METRICS_PORT); none when absent. */
   metrics?: BotMetrics
+  /** The outbound budget every message draws from (default: Telegram's limits, in memory). */
+  pacer?: Pacer
+  /**
+   * Deliver notifications: lease them from the API and send them (needs the service key).
+   * An object tunes the loop.
+   */
+  deliveries?: boolean | Partial<Omit<DeliveryLoopOptions, "api" | "send" | "logger">>
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>
   /**
    * polling (default): start() polls, after deleting a webhook left set. webhook: updates come
@@ -101,6 +110,9 @@ export class TokenRejectedError extends Error {
 }
 
 const messageOf = (ctx: Context<Bot>) => (ctx.is("message") ? ctx : undefined)
+
+/** Calls that put a message in a chat: what Telegram's flood limits count. */
+const PACED = /^(send(?!ChatAction)|copyMessage|forwardMessage)/
 
 /** The command a message starts with (without the slash or @bot), for log lines. */
 function commandOf(
@@ -155,23 +167,37 @@ export function createBot(options: CreateBotOptions): NpsBot {
       config.token,
       "[REDACTED]",
     )
+  const pacer = options.pacer ?? createPacer()
+  /** Messages the delivery loop sends, with the signal that withdraws them while they wait. */
+  const deliverySends = new WeakMap<object, AbortSignal>()
 
-  // Outgoing calls (replies, deletes): a flood limit (429) waits retry_after, a 5xx or no answer
-  // backs off (1 s, 2 s, …), a few times at most; anything else fails the call at once. A reply
-  // that timed out may have been delivered before the answer was lost: trying again is the
-  // lesser evil (a rare duplicate reply, not a user left without one).
+  // Every message waits for its turn in the one outbound budget: replies first, deliveries
+  // after; a 429 pauses every send for retry_after. Replies and other calls that fail for a
+  // passing reason (a short flood wait, a 5xx, no answer) are tried again a few times: a reply
+  // that timed out may have been delivered before the answer was lost, and a rare duplicate is
+  // the lesser evil. Deliveries are not retried here: the delivery loop reports them for later.
   bot.onApiCall(async (call, next) => {
+    const params = call.params as { chat_id?: unknown } | undefined
+    const chatId = params?.chat_id
+    const paced =
+      PACED.test(call.method) && (typeof chatId === "number" || typeof chatId === "string")
+    const delivery = paced ? deliverySends.get(params as object) : undefined
     for (let attempt = 1; ; attempt++) {
+      const permit = paced
+        ? await pacer.acquire(chatId as number | string, delivery ? "delivery" : "reply", delivery)
+        : undefined
       try {
         return await next()
       } catch (error) {
         const telegram = error instanceof TelegramError ? error : undefined
         metrics?.telegramError(call.method, telegram?.code ?? "network")
         const retryAfter = telegram?.payload?.retry_after
+        if (retryAfter !== undefined) pacer.pause(retryAfter * 1000)
         const passing = retryAfter !== undefined || !telegram || telegram.code >= 500
         const delayMs = retryAfter !== undefined ? retryAfter * 1000 : 1_000 * 2 ** (attempt - 1)
         // getMe has its own, patient retry loop (identify below).
         if (
+          delivery ||
           call.method === "getMe" ||
           !passing ||
           attempt >= sendRetry.maxAttempts ||
@@ -180,7 +206,7 @@ export function createBot(options: CreateBotOptions): NpsBot {
           throw error
         logger.warn(
           retryAfter !== undefined
-            ? "telegram flood limit, retrying"
+            ? "telegram flood limit: every send waits"
             : "telegram call failed, retrying",
           {
             method: call.method,
@@ -190,7 +216,10 @@ export function createBot(options: CreateBotOptions): NpsBot {
               : { code: telegram?.code, error: safeMessage(error) }),
           },
         )
-        await sleep(delayMs, lifecycle.signal)
+        // A paced call waits out a flood limit in the pacer; everything else sleeps here.
+        if (!(paced && retryAfter !== undefined)) await sleep(delayMs, lifecycle.signal)
+      } finally {
+        permit?.done()
       }
     }
   })
@@ -316,6 +345,19 @@ export function createBot(options: CreateBotOptions): NpsBot {
   })
 
   metrics?.track({ pending: () => dispatcher.pending, lastPollAt: () => poller.lastSuccessAt })
+  const deliveries = options.deliveries
+    ? createDeliveryLoop({
+        ...(typeof options.deliveries === "object" && options.deliveries),
+        api,
+        logger,
+        send: (d, signal) => {
+          // Plain text exactly as accepted: no parse_mode, no entities.
+          const params = { chat_id: d.telegram_chat_id, text: d.text }
+          deliverySends.set(params, signal)
+          return bot.api.sendMessage(params)
+        },
+      })
+    : undefined
 
   let started = false
   let stopped = false
@@ -398,10 +440,12 @@ export function createBot(options: CreateBotOptions): NpsBot {
         // No dropPendingUpdates: whatever arrived while the bot was down is handled now.
         poller.start()
       }
+      deliveries?.start()
       logger.info("bot started", {
         username: bot.info?.username,
         rate_limit: config.rateLimit,
         mode,
+        deliveries: Boolean(deliveries),
       })
     },
 
@@ -409,6 +453,8 @@ export function createBot(options: CreateBotOptions): NpsBot {
       if (stopped) return
       stopped = true
       lifecycle.abort()
+      // Deliveries stop beside the updates: hand back or finish what is held, then report it.
+      const deliveriesStopped = started ? deliveries?.stop() : undefined
       await poller.stop()
       const idleWithin = async (ms: number) => {
         let timer: ReturnType<typeof setTimeout> | undefined
@@ -435,6 +481,7 @@ export function createBot(options: CreateBotOptions): NpsBot {
       // (A webhook answers each update itself.)
       if (started && mode === "polling")
         await poller.confirm(dispatcher.lowestUnfinished() ?? poller.offset)
+      await deliveriesStopped
       logger.info("bot stopped", { drained })
     },
 

@@ -114,6 +114,8 @@ const bot = createBot({
   metrics,
   mode: config.mode,
   limiter: redis && createSharedChatLimiter({ redis, botId, limit: config.rateLimit }),
+  // Notifications are delivered by whoever holds the service key: the API leases them to it alone.
+  deliveries: Boolean(config.serviceKey),
 })
 
 // Webhook mode: the port is bound now, so a taken WEBHOOK_PORT stops the bot before anything else.

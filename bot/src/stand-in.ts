@@ -7,7 +7,9 @@
 // the bot's replies — tests use it, and so can an offline "chat with the bot in a terminal" mode.
 // Chats behave as in Telegram when the user blocks the bot (a my_chat_member update, then 403 on
 // every send until unblocked) and when a group becomes a supergroup (service messages in both
-// chats, then 400 with migrate_to_chat_id for sends to the old id).
+// chats, then 400 with migrate_to_chat_id for sends to the old id), and, when asked, enforces
+// Telegram's flood limits on messages (30 a second overall, 1 a second to a private chat, 20 a
+// minute to a group; sliding windows by arrival) with 429 and retry_after, counting each 429.
 import type {
   TelegramChat,
   TelegramChatMember,
@@ -49,6 +51,26 @@ export interface ChatOptions {
   title?: string
   /** Whether the bot may delete other people's messages there (always true in private chats). */
   botIsAdmin?: boolean
+  /** false: Telegram does not know the chat (sends answer 400 "chat not found"). */
+  exists?: boolean
+}
+
+export interface FloodLimit {
+  limit: number
+  windowMs: number
+}
+
+export interface FloodLimits {
+  overall: FloodLimit
+  privateChat: FloodLimit
+  groupChat: FloodLimit
+}
+
+/** Telegram's documented limits for messages. */
+export const TELEGRAM_FLOOD_LIMITS: FloodLimits = {
+  overall: { limit: 30, windowMs: 1_000 },
+  privateChat: { limit: 1, windowMs: 1_000 },
+  groupChat: { limit: 20, windowMs: 60_000 },
 }
 
 export interface StandInOptions {
@@ -60,6 +82,10 @@ export interface StandInOptions {
   webhookRetryMs?: number
   /** How long a webhook request may take before it counts as failed (default 60 s). */
   webhookTimeoutMs?: number
+  /** Enforce flood limits on messages: 429 with retry_after beyond them (true: Telegram's). */
+  floodLimits?: true | FloodLimits
+  /** Milliseconds clock for flood limits. */
+  now?: () => number
 }
 
 /** A webhook as setWebhook registered it. */
@@ -93,6 +119,8 @@ export interface BotApiStandIn {
   readonly calls: readonly RecordedCall[]
   /** Updates queued and not yet confirmed by a getUpdates offset. */
   readonly pendingUpdates: number
+  /** Messages answered 429 by the flood limits (floodLimits), programmed failures not counted. */
+  readonly floodRefusals: number
   /** Declares a chat's type and the bot's rights in it. */
   chat(id: number, options: ChatOptions): void
   /** Queues a text message from a user, with a bot_command entity when it starts with "/". */
@@ -270,6 +298,7 @@ export async function startBotApiStandIn(options: StandInOptions = {}): Promise<
       chat = {
         type: type ?? (id > 0 ? "private" : "supergroup"),
         botIsAdmin: false,
+        exists: true,
         status: "member",
       }
       chats.set(id, chat)
@@ -481,8 +510,37 @@ export async function startBotApiStandIn(options: StandInOptions = {}): Promise<
   }
 
   /** What Telegram answers for a call to a chat the bot cannot write to, if it cannot. */
+  // Flood limits: arrival times of the messages each window has let through.
+  const floodLimits = options.floodLimits === true ? TELEGRAM_FLOOD_LIMITS : options.floodLimits
+  const clockNow = options.now ?? Date.now
+  const floodStamps = new Map<string, number[]>()
+  let floodRefusals = 0
+  const MESSAGE_METHOD = /^(send(?!ChatAction)|copyMessage|forwardMessage)/
+  /** A 429 if this message, arriving at `at`, is one too many; else counts it and returns undefined. */
+  const flood = (method: string, params: Record<string, unknown>, at: number) => {
+    if (!floodLimits || !MESSAGE_METHOD.test(method)) return undefined
+    const chatId = Number(params.chat_id)
+    const windows: [string, FloodLimit][] = [
+      ["all", floodLimits.overall],
+      [`chat:${chatId}`, chatId > 0 ? floodLimits.privateChat : floodLimits.groupChat],
+    ]
+    for (const [key, { limit, windowMs }] of windows) {
+      const stamps = (floodStamps.get(key) ?? []).filter((t) => t > at - windowMs)
+      floodStamps.set(key, stamps)
+      if (stamps.length < limit) continue
+      floodRefusals++
+      const retryAfter = Math.max(1, Math.ceil(((stamps[0] ?? at) + windowMs - at) / 1000))
+      return apiError(429, `Too Many Requests: retry after ${retryAfter}`, {
+        retry_after: retryAfter,
+      })
+    }
+    for (const [key] of windows) floodStamps.get(key)?.push(at)
+    return undefined
+  }
+
   const refusal = (chatId: number): Response | undefined => {
     const chat = chats.get(chatId)
+    if (chat?.exists === false) return apiError(400, "Bad Request: chat not found")
     if (chat?.migratedTo !== undefined)
       return apiError(400, "Bad Request: group chat was upgraded to a supergroup chat", {
         migrate_to_chat_id: chat.migratedTo,
@@ -633,6 +691,8 @@ export async function startBotApiStandIn(options: StandInOptions = {}): Promise<
     port: 0,
     idleTimeout: 0,
     fetch: async (request) => {
+      // Telegram counts a message when it arrives.
+      const arrived = clockNow()
       const match = /^\/bot([^/]+)\/([A-Za-z]+)$/.exec(new URL(request.url).pathname)
       if (!match) return apiError(404, "Not Found")
       const [, requestToken, method = ""] = match
@@ -649,6 +709,12 @@ export async function startBotApiStandIn(options: StandInOptions = {}): Promise<
       }
 
       const failure = takeFailure(method)
+      const flooded = failure ? undefined : flood(method, params, arrived)
+      if (flooded) {
+        const body = await flooded.clone().json()
+        record(method, params, 429, body)
+        return flooded
+      }
       let response: Response
       if (failure && "hang" in failure) {
         record(method, params, 0, "hang")
@@ -697,6 +763,9 @@ export async function startBotApiStandIn(options: StandInOptions = {}): Promise<
     calls,
     get pendingUpdates() {
       return queue.length
+    },
+    get floodRefusals() {
+      return floodRefusals
     },
 
     chat(id, chatOptions) {

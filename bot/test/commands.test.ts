@@ -76,6 +76,8 @@ for (const driver of drivers()) {
             events.push("api:migration")
             return inner.migrate(from, to)
           },
+          lease: inner.lease,
+          report: inner.report,
         }
       }
       h = await startHarness({ apiFactory: recording, ...options })

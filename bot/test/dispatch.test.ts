@@ -2,8 +2,18 @@
 // retries — with a controllable fake API so handlers can be held mid-flight.
 import { afterEach, describe, expect, test } from "bun:test"
 import type { NpsApi, StatusResult } from "../src/api-client"
+import { createPacer, type Pacer } from "../src/pacer"
 import { startBotApiStandIn } from "../src/stand-in"
-import { deferred, type Harness, settled, startHarness, textsTo, unreachableApi } from "./harness"
+import { fakeClock } from "./fake-clock"
+import {
+  deferred,
+  type Harness,
+  NO_LIMITS,
+  settled,
+  startHarness,
+  textsTo,
+  unreachableApi,
+} from "./harness"
 
 /** An API whose /status calls wait until the test releases them. */
 function heldApi() {
@@ -182,31 +192,57 @@ describe("error boundary", () => {
 })
 
 describe("outgoing flood limits", () => {
-  test("a 429 on sendMessage is retried after retry_after, delivering exactly one message", async () => {
-    const waits: number[] = []
-    h = await startHarness({
-      sleep: async (ms) => {
-        waits.push(ms)
+  /** The real pacer on a fake clock, telling the test when a 429 paused it. */
+  const pausable = () => {
+    const clock = fakeClock()
+    const inner = createPacer({ limits: NO_LIMITS, clock })
+    const paused = deferred<number>()
+    const pacer: Pacer = {
+      acquire: (chatId, priority, signal) => inner.acquire(chatId, priority, signal),
+      pause: (ms) => {
+        inner.pause(ms)
+        paused.resolve(ms)
       },
-    })
+      get waiting() {
+        return inner.waiting
+      },
+    }
+    return { clock, pacer, paused: paused.promise }
+  }
+
+  test("a 429 on sendMessage pauses every send for retry_after, then the reply goes once", async () => {
+    const { clock, pacer, paused } = pausable()
+    h = await startHarness({ pacer })
     h.standIn.fail("sendMessage", {
       status: 429,
       description: "Too Many Requests: retry after 2",
       retryAfter: 2,
     })
-    expect(await h.standIn.say(13, "/help")).toEqual([expect.stringContaining("/status")])
+    h.standIn.message(13, "/help")
+    expect(await paused).toBe(2_000)
+    await clock.advance(1_999)
+    expect(h.standIn.sent(13).map((c) => c.status)).toEqual([429])
+    await clock.advance(1)
+    await h.standIn.waitForCall("sendMessage", (c) => c.status === 200)
     await h.nps.idle()
-    expect(waits).toEqual([2_000])
     expect(h.standIn.sent(13).map((c) => c.status)).toEqual([429, 200])
+    expect(textsTo(h.standIn, 13)[1]).toContain("/status")
   })
 
-  test("a long flood wait is not retried: the handler fails fast and the bot carries on", async () => {
-    h = await startHarness({ sendRetry: { maxAttempts: 3, maxDelayMs: 5_000 } })
-    // The reply and the "Something went wrong" fallback both hit the flood limit.
-    h.standIn.fail("sendMessage", { status: 429, retryAfter: 600 }, 2)
-    const update = h.standIn.message(14, "/help")
-    await settled(h, update)
-    expect(h.standIn.sent(14).map((c) => c.status)).toEqual([429, 429])
+  test("a long flood wait is not retried: the reply fails, nothing is sent until it ends, then the bot carries on", async () => {
+    const { clock, pacer, paused } = pausable()
+    h = await startHarness({ pacer, sendRetry: { maxAttempts: 3, maxDelayMs: 5_000 } })
+    h.standIn.fail("sendMessage", { status: 429, retryAfter: 600 })
+    h.standIn.message(14, "/help")
+    expect(await paused).toBe(600_000)
+    // The handler's "something went wrong" waits for the pause like every other message.
+    await clock.advance(599_999)
+    expect(h.standIn.sent(14).map((c) => c.status)).toEqual([429])
+    await clock.advance(1)
+    await h.standIn.waitForCall("sendMessage", (c) => c.status === 200)
+    await h.nps.idle()
+    expect(h.standIn.sent(14).map((c) => c.status)).toEqual([429, 200])
+    expect(textsTo(h.standIn, 14)[1]).toContain("Something went wrong")
     expect(await h.standIn.say(14, "/help")).toHaveLength(1)
   })
 })

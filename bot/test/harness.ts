@@ -8,6 +8,7 @@ import { createLogger, type Logger } from "@nps/log"
 import { makeApp, openTestDatabase, seedServiceKey } from "../../api/test/helpers"
 import { createApiClient, type NpsApi } from "../src/api-client"
 import { type CreateBotOptions, createBot, type NpsBot } from "../src/bot"
+import { createPacer, type PacerLimits } from "../src/pacer"
 import { type BotApiStandIn, type StandInOptions, startBotApiStandIn } from "../src/stand-in"
 
 export { drivers, seedProfiles, seedReadings, seedUser } from "../../api/test/helpers"
@@ -36,6 +37,18 @@ export function captureLogs(secrets: (string | undefined)[] = []): CapturedLogs 
   }
 }
 
+/**
+ * No outbound limits: the command tests send many replies to one chat in a second, which
+ * Telegram's 1-a-second pacing would spread over many seconds. The delivery tests use the real
+ * limits against a stand-in that enforces them.
+ */
+export const NO_LIMITS: PacerLimits = {
+  overall: { limit: 1_000_000, windowMs: 1 },
+  privateChat: { limit: 1_000_000, windowMs: 1 },
+  groupChat: { limit: 1_000_000, windowMs: 1 },
+  deliveriesPerSecond: 1_000_000,
+}
+
 /** PGlite's first boot in a process compiles its WebAssembly: allow it more than bun's 5 s. */
 export const DB_TIMEOUT = 30_000
 
@@ -47,9 +60,12 @@ export interface RealApi {
   close(): Promise<void>
 }
 
-export async function openRealApi(driver: "pglite" | "postgres" = "pglite"): Promise<RealApi> {
+export async function openRealApi(
+  driver: "pglite" | "postgres" = "pglite",
+  options: Parameters<typeof makeApp>[1] = {},
+): Promise<RealApi> {
   const database: Database = await openTestDatabase(driver)
-  const { app } = makeApp(database.db)
+  const { app } = makeApp(database.db, { listen: database.listen, ...options })
   const service = await seedServiceKey(database.db)
   return { db: database.db, app, serviceKey: service.key, close: () => database.close() }
 }
@@ -105,6 +121,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     config: { token: standIn.token, rateLimit, telegramApiRoot: standIn.url, heartbeatFile },
     api,
     logger: logs.logger,
+    pacer: createPacer({ limits: NO_LIMITS }),
     ...rest,
   })
   if (start) await nps.start()
@@ -130,6 +147,8 @@ export function unreachableApi(): NpsApi {
     unlink: down,
     setBlocked: down,
     migrate: down,
+    lease: down,
+    report: down,
   }
 }
 
@@ -160,9 +179,11 @@ export interface BotProcess {
   lines: string[]
   /** Resolves once both output streams have ended (every line is in `lines`). */
   drained: Promise<void>
+  /** Resolves with the `count`-th log record (parsed) matching. */
   waitForLog(
     predicate: (record: Record<string, unknown>) => boolean,
     timeoutMs?: number,
+    count?: number,
   ): Promise<Record<string, unknown>>
 }
 
@@ -205,10 +226,10 @@ export function spawnBot(env: Record<string, string>, args: string[] = []): BotP
     proc,
     lines,
     drained,
-    waitForLog: (predicate, timeoutMs = 5_000) =>
+    waitForLog: (predicate, timeoutMs = 5_000, count = 1) =>
       new Promise((resolve, reject) => {
         const check = () => {
-          const found = parsed().find(predicate)
+          const found = parsed().filter(predicate)[count - 1]
           if (!found) return
           listeners.delete(check)
           clearTimeout(timer)

@@ -1,8 +1,11 @@
 // `bun bot/src/main.ts` as a process: configuration errors, signals, and a clean exit with the
 // in-flight update finished — against the Bot API stand-in and the real API behind a gate.
 import { afterEach, describe, expect, test } from "bun:test"
+import { telegramLinks } from "@nps/db"
+import { eq } from "drizzle-orm"
+import { req } from "../../api/test/helpers"
 import { type BotApiStandIn, startBotApiStandIn } from "../src/stand-in"
-import { DB_TIMEOUT, deferred, openRealApi, spawnBot } from "./harness"
+import { DB_TIMEOUT, deferred, openRealApi, type RealApi, seedUser, spawnBot } from "./harness"
 
 let cleanup: (() => unknown)[] = []
 afterEach(async () => {
@@ -114,8 +117,11 @@ describe("main.ts", () => {
         hostname: "127.0.0.1",
         port: 0,
         fetch: async (request) => {
-          arrived.resolve()
-          await gate.promise
+          // Only the command's call: the delivery loop's lease goes straight through.
+          if (new URL(request.url).pathname.includes("/status/")) {
+            arrived.resolve()
+            await gate.promise
+          }
           return realApi.app.handle(request)
         },
       })
@@ -144,6 +150,161 @@ describe("main.ts", () => {
       expect(await bot.waitForLog((r) => r.msg === "bot stopped")).toMatchObject({ drained: true })
       expect(bot.lines.join("\n")).not.toContain(standIn.token)
       expect(bot.lines.join("\n")).not.toContain(realApi.serviceKey)
+    },
+    DB_TIMEOUT,
+  )
+})
+
+describe("main.ts delivering notifications", () => {
+  /** The real API on a port, with a clock the test moves (leases expire on it). */
+  const startApi = async () => {
+    let offset = 0
+    const realApi = await openRealApi("pglite", {
+      now: () => new Date(Date.now() + offset),
+      deliveries: { recheckMs: 200 },
+    })
+    cleanup.push(() => realApi.close())
+    const server = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: (r) => realApi.app.handle(r),
+    })
+    cleanup.push(() => server.stop(true))
+    const notifier = await seedUser(realApi.db, { username: "alerts", scopes: ["telegram:notify"] })
+    const reader = await seedUser(realApi.db, { username: "reader" })
+    const notify = async (chatId: number, text: string) => {
+      await realApi.db
+        .insert(telegramLinks)
+        .values({ telegramChatId: chatId, userId: reader.user.id })
+        .onConflictDoNothing()
+      const res = await req(realApi.app, "POST", "/api/telegram/notifications", {
+        token: notifier.key,
+        body: { username: "reader", text },
+      })
+      expect(res.status).toBe(202)
+      await realApi.db.delete(telegramLinks).where(eq(telegramLinks.telegramChatId, chatId))
+      return res.body.id as string
+    }
+    const waitingLeases = async () =>
+      /nps_delivery_leases_waiting (\d+)/.exec(
+        (await req(realApi.app, "GET", "/metrics")).text,
+      )?.[1]
+    return {
+      realApi,
+      notifier: notifier.key,
+      notify,
+      waitingLeases,
+      url: `http://127.0.0.1:${server.port}/api`,
+      advance: (ms: number) => {
+        offset += ms
+      },
+    }
+  }
+  const spawnDeliveringBot = (
+    standIn: BotApiStandIn,
+    api: { url: string; realApi: RealApi },
+    env: Record<string, string> = {},
+  ) => {
+    const bot = spawnBot(
+      botEnv(standIn, {
+        TELEGRAM_BOT_API_URL: api.url,
+        TELEGRAM_BOT_SERVICE_KEY: api.realApi.serviceKey,
+        ...env,
+      }),
+    )
+    cleanup.push(() => bot.proc.kill("SIGKILL"))
+    return bot
+  }
+
+  test(
+    "while the delivery long poll is open, commands still reach the API; SIGTERM then exits 0 promptly",
+    async () => {
+      const standIn = await startStandIn()
+      const api = await startApi()
+      const bot = spawnDeliveringBot(standIn, api)
+      await bot.waitForLog((r) => r.msg === "bot started")
+      await standIn.waitForPoll()
+      // The API holds the bot's lease open, waiting for work.
+      while ((await api.waitingLeases()) !== "1") await Bun.sleep(20)
+      // Meanwhile the commands' own API calls are answered: nothing queues behind the long poll.
+      expect(await standIn.say(33, "/status")).toEqual([expect.stringContaining("Not linked")])
+      expect(await api.waitingLeases()).toBe("1")
+      const started = performance.now()
+      bot.proc.kill("SIGTERM")
+      expect(await bot.proc.exited).toBe(0)
+      expect(performance.now() - started).toBeLessThan(5_000)
+    },
+    DB_TIMEOUT,
+  )
+
+  test(
+    "SIGTERM with deliveries waiting for their turn hands them back and exits 0",
+    async () => {
+      const standIn = await startStandIn()
+      const api = await startApi()
+      // The first send meets a minute-long flood wait: the next one waits behind the pause.
+      standIn.fail("sendMessage", { status: 429, retryAfter: 60 })
+      const bot = spawnDeliveringBot(standIn, api, { LOG_LEVEL: "debug" })
+      await bot.waitForLog((r) => r.msg === "bot started")
+      await api.notify(51, "first")
+      await standIn.waitForCall("sendMessage", (c) => c.status === 429)
+      const waiting = await api.notify(52, "second")
+      // Leased, and waiting behind the pause.
+      await bot.waitForLog((r) => r.msg === "deliveries leased", 5_000, 2)
+      const started = performance.now()
+      bot.proc.kill("SIGTERM")
+      expect(await bot.proc.exited).toBe(0)
+      expect(performance.now() - started).toBeLessThan(10_000)
+      expect(standIn.sent(52)).toEqual([])
+      // Handed back: leasable at once, not a minute from now.
+      const lease = await req(api.realApi.app, "POST", "/api/telegram/deliveries/lease", {
+        token: api.realApi.serviceKey,
+        body: {},
+      })
+      expect(lease.body.deliveries).toMatchObject([{ notification_id: waiting, text: "second" }])
+    },
+    DB_TIMEOUT,
+  )
+
+  test(
+    "a bot killed while sending: after its lease expires the restarted bot delivers the message once",
+    async () => {
+      const standIn = await startStandIn()
+      const api = await startApi()
+      standIn.fail("sendMessage", { hang: true })
+      const first = spawnDeliveringBot(standIn, api)
+      await first.waitForLog((r) => r.msg === "bot started")
+      const id = await api.notify(61, "exactly once")
+      await standIn.waitForRequest("sendMessage", (p) => Number(p.chat_id) === 61)
+      first.proc.kill("SIGKILL")
+      await first.proc.exited
+
+      const second = spawnDeliveringBot(standIn, api)
+      await second.waitForLog((r) => r.msg === "bot started")
+      // Still leased to the dead bot: nothing is sent until the lease runs out.
+      while ((await api.waitingLeases()) !== "1") await Bun.sleep(20)
+      expect(standIn.sent(61).filter((c) => c.status === 200)).toEqual([])
+      api.advance(61_000)
+      await standIn.waitForCall(
+        "sendMessage",
+        (c) => Number(c.params.chat_id) === 61 && c.status === 200,
+      )
+      await second.waitForLog((r) => r.msg === "notification delivered")
+      second.proc.kill("SIGTERM")
+      expect(await second.proc.exited).toBe(0)
+      expect(
+        standIn
+          .sent(61)
+          .filter((c) => c.status === 200)
+          .map((c) => c.params.text),
+      ).toEqual(["exactly once"])
+      const view = await req(api.realApi.app, "GET", `/api/telegram/notifications/${id}`, {
+        token: api.notifier,
+      })
+      expect(view.body).toMatchObject({
+        status: "sent",
+        deliveries: [{ telegram_chat_id: 61, status: "sent" }],
+      })
     },
     DB_TIMEOUT,
   )

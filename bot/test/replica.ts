@@ -5,11 +5,12 @@ import type { Logger } from "@nps/log"
 import type { SharedRedis } from "@nps/redis"
 import type { NpsApi } from "../src/api-client"
 import { ALLOWED_UPDATES, createBot, type NpsBot } from "../src/bot"
+import { createPacer } from "../src/pacer"
 import { createSharedChatLimiter } from "../src/shared-rate-limit"
 import type { BotApiStandIn } from "../src/stand-in"
 import { createMemoryLedger, createSharedLedger, type UpdateLedger } from "../src/update-ledger"
 import { createWebhookReceiver, type WebhookReceiver } from "../src/webhook"
-import { type CapturedLogs, captureLogs } from "./harness"
+import { type CapturedLogs, captureLogs, NO_LIMITS } from "./harness"
 
 export const WEBHOOK_SECRET = "test-webhook-secret_0123456789"
 
@@ -55,6 +56,8 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     logger: logs.logger,
     info: standIn.botInfo,
     mode: "webhook",
+    // The inbound limit is under test here, not Telegram's outbound one (see NO_LIMITS).
+    pacer: createPacer({ limits: NO_LIMITS }),
     limiter: redis && createSharedChatLimiter({ redis, botId, limit: rateLimit }),
     drainTimeoutMs: options.drainTimeoutMs ?? 2_000,
     drainGraceMs: 500,

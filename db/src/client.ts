@@ -1,10 +1,19 @@
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs"
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from "node:fs"
 import { dirname, resolve } from "node:path"
 import { PGlite } from "@electric-sql/pglite"
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core"
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite"
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js"
 import postgres from "postgres"
+import { sharePglite } from "./pglite-share"
 import * as schema from "./schema"
 
 export type Schema = typeof schema
@@ -23,14 +32,30 @@ export type DbTarget =
        */
       queryTimeoutMs?: number
     }
-  | { pgliteDir: string }
+  | {
+      pgliteDir: string
+      /**
+       * Serve the directory to other processes (admin commands, db:migrate) on a Unix socket
+       * beside it while this process holds it; they connect there instead of failing on the lock.
+       */
+      share?: boolean
+    }
   /** In memory, optionally starting from a `dumpDataDir()` snapshot (fast test databases). */
   | { memory: true; snapshot?: Blob }
+
+/** Runs `onNotify` for every Postgres NOTIFY on `channel`; resolves to a function that stops. */
+export type Listen = (channel: string, onNotify: () => void) => Promise<() => Promise<void>>
 
 export interface Database {
   db: Db
   driver: "postgres" | "pglite"
   close(): Promise<void>
+  /**
+   * LISTEN: with Postgres on a connection of its own (re-established by postgres.js after an
+   * outage), with PGlite in process. Notifications are wake-up calls, never data: a listener
+   * re-reads the tables, so one lost while reconnecting costs a delay, never a message.
+   */
+  listen: Listen
   /** With a query deadline: what the pool is doing, for metrics. */
   stats?: () => QueryStats
 }
@@ -65,6 +90,10 @@ export async function createDb(target: DbTarget): Promise<Database> {
       db: drizzlePostgres(client, { schema }) as unknown as Db,
       driver: "postgres",
       close: () => client.end({ timeout: 5 }),
+      listen: async (channel, onNotify) => {
+        const { unlisten } = await client.listen(channel, () => onNotify())
+        return unlisten
+      },
       ...(stats && { stats: () => ({ ...stats }) }),
     }
   }
@@ -74,21 +103,43 @@ export async function createDb(target: DbTarget): Promise<Database> {
       db: drizzlePglite(client, { schema }) as unknown as Db,
       driver: "pglite",
       close: () => client.close(),
+      listen: pgliteListeners(client).listen,
     }
   }
   const dir = resolve(target.pgliteDir)
-  const release = lockDirectory(dir)
+  const socket = `${dir}.sock`
+  let release: () => void
+  try {
+    release = lockDirectory(dir)
+  } catch (error) {
+    // Held by a live process: through its socket, if it serves one.
+    if (error instanceof DatabaseLockedError && existsSync(socket))
+      return connectShared(socket).catch(() => Promise.reject(error))
+    throw error
+  }
   try {
     mkdirSync(dir, { recursive: true })
     const client = await PGlite.create(dir)
+    const listeners = pgliteListeners(client)
+    // A socket path is limited to ~100 bytes; a deeper directory is simply not shared.
+    const shared =
+      "share" in target && target.share && Buffer.byteLength(socket) < 100
+        ? await (async () => {
+            rmSync(socket, { force: true }) // left by an owner that died
+            return sharePglite(client, { path: socket, onNotification: listeners.dispatch })
+          })()
+        : undefined
     return {
       db: drizzlePglite(client, { schema }) as unknown as Db,
       driver: "pglite",
+      listen: listeners.listen,
       // Awaiting close flushes the WAL; a kill without it can leave the directory unbootable.
       close: async () => {
         try {
+          await shared?.stop()
           await client.close()
         } finally {
+          if (shared) rmSync(socket, { force: true })
           release()
         }
       },
@@ -97,6 +148,62 @@ export async function createDb(target: DbTarget): Promise<Database> {
     release()
     throw error
   }
+}
+
+/** Another process's PGlite, through the socket it serves (see pglite-share.ts). */
+async function connectShared(path: string): Promise<Database> {
+  const client = postgres({
+    path,
+    max: 1,
+    database: "postgres",
+    username: "postgres",
+    connect_timeout: 5,
+    onnotice: () => {},
+  })
+  try {
+    await client`select 1`
+  } catch (error) {
+    await client.end({ timeout: 0 })
+    throw error
+  }
+  return {
+    db: drizzlePostgres(client, { schema }) as unknown as Db,
+    driver: "pglite",
+    close: () => client.end({ timeout: 5 }),
+    // The socket takes one connection, and LISTEN would need a second.
+    listen: () => Promise.reject(new Error("LISTEN is not available through a shared PGlite")),
+  }
+}
+
+/**
+ * LISTEN in process, one PGlite subscription per channel, plus `dispatch` for notifications that
+ * reach this process another way (raised through the shared socket).
+ */
+function pgliteListeners(client: PGlite) {
+  const channels = new Map<
+    string,
+    { fns: Set<() => void>; unlisten: Promise<() => Promise<void>> }
+  >()
+  const dispatch = (channel: string) => {
+    for (const fn of [...(channels.get(channel)?.fns ?? [])]) fn()
+  }
+  const listen: Listen = async (channel, onNotify) => {
+    let entry = channels.get(channel)
+    if (!entry) {
+      entry = { fns: new Set(), unlisten: client.listen(channel, () => dispatch(channel)) }
+      channels.set(channel, entry)
+    }
+    const subscribed = entry
+    subscribed.fns.add(onNotify)
+    await subscribed.unlisten
+    return async () => {
+      subscribed.fns.delete(onNotify)
+      if (subscribed.fns.size || channels.get(channel) !== subscribed) return
+      channels.delete(channel)
+      await (await subscribed.unlisten)()
+    }
+  }
+  return { listen, dispatch }
 }
 
 export const QUERY_TIMEOUT = "QUERY_TIMEOUT"

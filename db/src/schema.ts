@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm"
 import {
   bigint,
+  bigserial,
   boolean,
   date,
   index,
@@ -9,6 +10,7 @@ import {
   serial,
   text,
   timestamp,
+  uniqueIndex,
   varchar,
 } from "drizzle-orm/pg-core"
 
@@ -115,4 +117,65 @@ export const telegramLinkTokens = pgTable(
     telegramChatId: bigint("telegram_chat_id", { mode: "number" }),
   },
   (t) => [index("idx_telegram_link_tokens_user_id").on(t.userId)],
+)
+
+// Notifications other NPS services send to a user's Telegram chats (issue 10). A notification is
+// accepted with one delivery per reachable chat in the same transaction, so nothing accepted is
+// lost; the bot leases due deliveries through the API and reports each outcome.
+export const notifications = pgTable(
+  "notifications",
+  {
+    id: uuid("id"),
+    userId: varchar("user_id", { length: 36 })
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    text: text("text").notNull(),
+    /** queued | sent | partial | failed | undeliverable */
+    status: varchar("status", { length: 16 }).notNull(),
+    /** The sender's own key for retries: one sender's keys never collide with another's. */
+    idempotencyKey: varchar("idempotency_key", { length: 128 }),
+    /** SHA-256 of the recipient and text, to tell a retry from a different request. */
+    requestHash: varchar("request_hash", { length: 64 }).notNull(),
+    /** Who sent it (the key's owner, or the admin); null: an operator, with the admin CLI. */
+    createdBy: varchar("created_by", { length: 36 }).references(() => users.id, {
+      onDelete: "cascade",
+    }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex("uq_notifications_sender_idempotency_key").on(t.createdBy, t.idempotencyKey),
+    index("idx_notifications_user_id").on(t.userId),
+  ],
+)
+
+export const notificationDeliveries = pgTable(
+  "notification_deliveries",
+  {
+    /** Increasing in acceptance order: one chat's deliveries are sent in id order. */
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    notificationId: varchar("notification_id", { length: 36 })
+      .notNull()
+      .references(() => notifications.id, { onDelete: "cascade" }),
+    telegramChatId: bigint("telegram_chat_id", { mode: "number" }).notNull(),
+    /** queued | sent | failed */
+    status: varchar("status", { length: 16 }).notNull().default("queued"),
+    /** Why it failed: blocked | chat_not_found | rejected. */
+    error: varchar("error", { length: 32 }),
+    /** Times it was leased. */
+    attempts: integer("attempts").notNull().default(0),
+    /** Not to be sent before (a retry's backoff or Telegram's retry_after). */
+    availableAt: timestamp("available_at", { withTimezone: true }).notNull().defaultNow(),
+    leaseId: varchar("lease_id", { length: 36 }),
+    /** The lease holder's time is up: another bot process may take it. */
+    leasedUntil: timestamp("leased_until", { withTimezone: true }),
+    sentAt: timestamp("sent_at", { withTimezone: true }),
+  },
+  (t) => [
+    index("idx_notification_deliveries_notification_id").on(t.notificationId),
+    // The lease query: queued deliveries oldest first, and by chat (is there an earlier one?).
+    index("idx_notification_deliveries_queued").on(t.id).where(sql`${t.status} = 'queued'`),
+    index("idx_notification_deliveries_queued_chat")
+      .on(t.telegramChatId, t.id)
+      .where(sql`${t.status} = 'queued'`),
+  ],
 )

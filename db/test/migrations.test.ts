@@ -56,6 +56,8 @@ for (const driver of drivers()) {
       const full = await schemaOf(db)
       expect(tablesOf(full)).toEqual([
         "api_keys",
+        "notification_deliveries",
+        "notifications",
         "oracle_profiles",
         "readings",
         "telegram_link_tokens",

@@ -35,6 +35,8 @@ interface DevRun {
   /** Resolves with the first match of `pattern` in stdout (rejects when the launcher exits). */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>
   type(lines: string[]): void
+  /** Types lines and keeps the input open. */
+  say(lines: string[]): void
   exited: Promise<number>
   stdout(): string
 }
@@ -96,6 +98,10 @@ function startDev(args: string[] = []): DevRun {
     type(lines) {
       proc.stdin.write(lines.map((line) => `${line}\n`).join(""))
       proc.stdin.end() // the end of input ends the session, as Ctrl-D does
+    },
+    say(lines) {
+      proc.stdin.write(lines.map((line) => `${line}\n`).join(""))
+      proc.stdin.flush()
     },
     exited,
     stdout: () => out,
@@ -161,4 +167,36 @@ test("with no configuration: demo data, /start, the printed t.me link, /status, 
   expect(second).toStartWith("you › /status\nbot › ")
   expect(second).toContain("demo")
   expect(second).not.toContain("Not linked")
+}, 60_000)
+
+test("bun run admin notify, in another terminal while dev runs, reaches the terminal chat", async () => {
+  const dev = startDev()
+  const [, url] = await dev.waitFor(
+    /link +(https:\/\/t\.me\/NpsOracleDevBot\?start=[A-Za-z0-9_-]{1,64})\s/,
+  )
+  const [hint] = await dev.waitFor(/notify +.*bun run admin notify --username demo .*/)
+  expect(hint).toContain("PGLITE_DIR=")
+  await dev.waitFor(/You are chatting with the bot/)
+  dev.say([url as string])
+  await dev.waitFor(/Account linked/)
+
+  const text = "Your daily Oracle summary is ready."
+  const admin = Bun.spawn(
+    ["bun", "run", "--silent", "admin", "notify", "--username", "demo", "--text", text],
+    {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? "",
+        PGLITE_DIR: join(scratch, "data", "pglite"),
+        DATABASE_URL: "",
+      },
+      stdout: "pipe",
+      stderr: "pipe",
+    },
+  )
+  expect(await admin.exited).toBe(0)
+  expect(await new Response(admin.stdout).text()).toContain("queued for 1 chat")
+  await dev.waitFor(new RegExp(`bot › ${text}`))
+  dev.type(["/status"])
+  expect(await dev.exited).toBe(0)
 }, 60_000)

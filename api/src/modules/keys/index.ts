@@ -1,6 +1,7 @@
 import { Elysia, t } from "elysia"
 import { authPlugin } from "../../auth"
 import type { Deps } from "../../context"
+import { ADMIN_ONLY_SCOPES } from "../../credentials"
 import { answers } from "../../docs"
 import { forbidden } from "../../errors"
 import { CreatedKey, CreateKeyBody, KeyIdParams, KeySummary, RevokedKey } from "./model"
@@ -12,9 +13,9 @@ export const keyRoutes = (deps: Deps) =>
     .post(
       "",
       ({ body, principal }) => {
-        // The service scope reads any chat's data: only admins may mint it.
-        if (body.scopes?.includes("telegram:service") && principal.role !== "admin")
-          throw forbidden("Only admins may create keys with the 'telegram:service' scope")
+        const privileged = body.scopes?.find((s) => ADMIN_ONLY_SCOPES.includes(s))
+        if (privileged && principal.role !== "admin")
+          throw forbidden(`Only admins may create keys with the '${privileged}' scope`)
         return createKey(
           deps.db,
           {
@@ -32,7 +33,7 @@ export const keyRoutes = (deps: Deps) =>
         response: {
           200: CreatedKey,
           403: answers(
-            "An API key was sent instead of a JWT, or a non-admin asked for 'telegram:service'",
+            "An API key was sent instead of a JWT, or a non-admin asked for 'telegram:service' or 'telegram:notify'",
           ),
         },
         detail: { summary: "Create an API key (the raw key is returned only here)" },

@@ -3,13 +3,14 @@ import { Text } from "../../model"
 
 export const ScopeSchema = t.Union([
   t.Literal("telegram:service"),
+  t.Literal("telegram:notify"),
   t.Literal("oracle:read"),
   t.Literal("oracle:write"),
 ])
 
 export const CreateKeyBody = t.Object({
   name: Text({ minLength: 1, maxLength: 100 }),
-  scopes: t.Optional(t.Array(ScopeSchema, { uniqueItems: true, maxItems: 3 })),
+  scopes: t.Optional(t.Array(ScopeSchema, { uniqueItems: true, maxItems: 4 })),
   expires_days: t.Optional(t.Integer({ minimum: 1, maximum: 3650 })),
 })
 

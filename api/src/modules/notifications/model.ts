@@ -1,0 +1,134 @@
+import { t } from "elysia"
+import { MAX_CHAT_ID, Text } from "../../model"
+
+/** Telegram's own limit for one message; the API refuses longer texts instead of cutting them. */
+export const MAX_TEXT_LENGTH = 4096
+
+export const NotificationRequest = t.Object({
+  username: t.Optional(Text({ minLength: 1, maxLength: 100, description: "The recipient" })),
+  user_id: t.Optional(Text({ format: "uuid", description: "The recipient (instead of username)" })),
+  text: t.String({
+    minLength: 1,
+    maxLength: MAX_TEXT_LENGTH,
+    // Telegram refuses a message of only whitespace; Postgres cannot store NUL.
+    pattern: "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$",
+    description: `plain text of 1–${MAX_TEXT_LENGTH} characters, not only whitespace, without NUL; sent exactly as given (no Markdown or HTML)`,
+  }),
+  idempotency_key: t.Optional(
+    Text({
+      minLength: 1,
+      maxLength: 128,
+      description:
+        "Your key for retries: the same key with the same body answers 200 and the same notification, never a second send; with another body, 409",
+    }),
+  ),
+})
+
+const NotificationStatus = t.Union(
+  [
+    t.Literal("queued"),
+    t.Literal("sent"),
+    t.Literal("partial"),
+    t.Literal("failed"),
+    t.Literal("undeliverable"),
+  ],
+  {
+    description:
+      "queued while any delivery is queued; then sent (all), partial (some failed) or failed (all); undeliverable: the user had no active, unblocked chat",
+  },
+)
+const DeliveryStatus = t.Union([t.Literal("queued"), t.Literal("sent"), t.Literal("failed")])
+export const DeliveryError = t.Union(
+  [t.Literal("blocked"), t.Literal("chat_not_found"), t.Literal("rejected")],
+  {
+    description:
+      "blocked: the user blocked the bot (or it left the group; the chat is marked blocked); chat_not_found: Telegram does not know the chat; rejected: Telegram refused the message itself",
+  },
+)
+
+export const AcceptedNotification = t.Object({
+  id: t.String(),
+  status: NotificationStatus,
+  deliveries: t.Array(t.Object({ telegram_chat_id: t.Integer(), status: DeliveryStatus })),
+})
+
+export const NotificationView = t.Object({
+  id: t.String(),
+  status: NotificationStatus,
+  created_at: t.String(),
+  deliveries: t.Array(
+    t.Object({
+      telegram_chat_id: t.Integer(),
+      status: DeliveryStatus,
+      sent_at: t.Nullable(t.String()),
+      error: t.Nullable(DeliveryError),
+    }),
+  ),
+})
+
+export const NotificationIdParams = t.Object({ id: Text({ format: "uuid" }) })
+
+export const MAX_LEASE = 100
+export const MAX_WAIT_SECONDS = 25
+
+export const LeaseRequest = t.Object({
+  max: t.Optional(
+    t.Integer({ minimum: 1, maximum: MAX_LEASE, description: "At most this many (default 50)" }),
+  ),
+  wait_seconds: t.Optional(
+    t.Integer({
+      minimum: 0,
+      maximum: MAX_WAIT_SECONDS,
+      description: "When nothing is due, wait up to this long for something to be (default 0)",
+    }),
+  ),
+})
+
+export const Lease = t.Object({
+  lease_id: t.String(),
+  lease_expires_at: t.String({ description: "Unreported deliveries are leased again after this" }),
+  lease_seconds: t.Integer(),
+  deliveries: t.Array(
+    t.Object({
+      id: t.Integer(),
+      notification_id: t.String(),
+      telegram_chat_id: t.Integer(),
+      text: t.String(),
+      attempts: t.Integer({ description: "Times leased, this one included" }),
+    }),
+  ),
+})
+
+export const ReportRequest = t.Object({
+  results: t.Array(
+    t.Object({
+      id: t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+      lease_id: Text({ format: "uuid" }),
+      outcome: t.Union([t.Literal("sent"), t.Literal("retry"), t.Literal("failed")]),
+      retry_after_seconds: t.Optional(
+        t.Integer({
+          minimum: 0,
+          maximum: 86_400,
+          description: "retry: not before this (default 0)",
+        }),
+      ),
+      error: t.Optional(DeliveryError),
+      chat_id: t.Optional(
+        t.Integer({
+          minimum: -MAX_CHAT_ID,
+          maximum: MAX_CHAT_ID,
+          description:
+            "sent: the chat it reached, when Telegram moved it (a group became a supergroup)",
+        }),
+      ),
+    }),
+    { minItems: 1, maxItems: MAX_LEASE },
+  ),
+})
+
+export const ReportResult = t.Object({
+  applied: t.Integer({ description: "Results recorded" }),
+  stale: t.Integer({
+    description: "Results ignored: the lease had expired and the delivery was leased again",
+  }),
+})

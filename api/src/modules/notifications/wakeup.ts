@@ -1,0 +1,81 @@
+// Wakes waiting lease requests when deliveries may have become due: at once for what this process
+// accepted or settled, and through Postgres LISTEN for what another API replica (or the admin CLI)
+// did. A generation counter closes the gap between "nothing is due" and starting to wait.
+import type { Listen } from "@nps/db"
+import type { Logger } from "@nps/log"
+import { describeForLog } from "../../errors"
+
+export interface Wakeup {
+  /** Read before checking for work; `wait` returns at once if a wake-up came since. */
+  readonly generation: number
+  /** Until a wake-up, `ms` elapse, or `signal` aborts. */
+  wait(generation: number, ms: number, signal: AbortSignal): Promise<void>
+  wake(): void
+  /** LISTEN is in place (or could not be): call before checking for work, so no NOTIFY is missed. */
+  ready(): Promise<void>
+  /** Lease requests waiting right now. */
+  readonly waiting: number
+}
+
+export function createWakeup(options: {
+  listen: Listen | undefined
+  channel: string
+  logger: Logger
+}): Wakeup {
+  const { listen, channel, logger } = options
+  let generation = 0
+  const waiters = new Set<() => void>()
+  let subscription: Promise<void> | undefined
+  let warned = false
+
+  const wake = () => {
+    generation++
+    for (const resolve of [...waiters]) resolve()
+  }
+
+  // Subscribed on first use (building an app opens nothing); retried on a later wait if the
+  // database was unreachable. Until then waiters still wake on their timers.
+  const subscribe = () => {
+    if (!listen) return Promise.resolve()
+    subscription ??= listen(channel, wake).then(
+      () => {},
+      (error) => {
+        if (!warned)
+          logger.warn("cannot LISTEN for deliveries; waiting leases re-check on a timer", {
+            error: describeForLog(error),
+          })
+        warned = true
+        subscription = undefined
+      },
+    )
+    return subscription
+  }
+
+  return {
+    get generation() {
+      return generation
+    },
+    get waiting() {
+      return waiters.size
+    },
+    wake,
+    ready: async () => {
+      await subscribe()
+    },
+    wait(since, ms, signal) {
+      void subscribe()
+      if (since !== generation || signal.aborted || ms <= 0) return Promise.resolve()
+      return new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer)
+          waiters.delete(done)
+          signal.removeEventListener("abort", done)
+          resolve()
+        }
+        const timer = setTimeout(done, ms)
+        waiters.add(done)
+        signal.addEventListener("abort", done)
+      })
+    },
+  }
+}

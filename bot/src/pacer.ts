@@ -1,0 +1,283 @@
+// The one outbound budget every message the bot sends draws from: Telegram's limits (30 messages
+// a second overall, 1 a second to a private chat, 20 a minute to a group) and, on a 429, a pause
+// of everything for retry_after. A message goes out at once when there is room; otherwise it
+// waits its turn, replies to users before deliveries. Deliveries are also spaced to a slightly
+// lower rate, so a broadcast leaves room for replies instead of queueing them behind it.
+//
+// The budget's state lives behind BudgetStore (async): in memory for one process, and shared by
+// several replicas when a store keeps it elsewhere (Redis). The waiting line is per process.
+//
+// A message counts against a window from when it is allowed until `windowMs` after its send
+// *finished*: Telegram counts it when it arrives, which is after we allow it and before we hear
+// back, so counting to the answer keeps us inside the limit whatever the network delay.
+
+export type Priority = "reply" | "delivery"
+
+export interface Window {
+  limit: number
+  windowMs: number
+}
+
+export interface PacerLimits {
+  overall: Window
+  privateChat: Window
+  groupChat: Window
+  /** Deliveries go at most this many a second on average, below `overall`: room for replies. */
+  deliveriesPerSecond: number
+}
+
+export const TELEGRAM_LIMITS: PacerLimits = {
+  overall: { limit: 30, windowMs: 1_000 },
+  privateChat: { limit: 1, windowMs: 1_000 },
+  groupChat: { limit: 20, windowMs: 60_000 },
+  deliveriesPerSecond: 28,
+}
+
+/**
+ * What a message draws from: a window (at most `limit` messages counted until `windowMs` after
+ * each one's send finished), or a rate (sends `1/perSecond` apart on average, up to `burst` at
+ * once; a token bucket, so a timer that fires late is made up for instead of lowering the rate).
+ */
+export type Slot = { key: string } & (Window | { perSecond: number; burst: number })
+
+export type Take = { ok: true } | { ok: false; full: string; retryInMs: number | undefined }
+
+/** Where the budget is kept. Every method is atomic with respect to the others. */
+export interface BudgetStore {
+  /**
+   * Takes one use of every slot for `id` if each has room (and nothing is paused); otherwise
+   * takes nothing and names the full slot ("pause" when paused) with the time until it may have
+   * room, or undefined when that depends on sends still in flight.
+   */
+  take(slots: readonly Slot[], id: string, now: number): Promise<Take>
+  /** The send of `id` is over: its uses count until `windowMs` after `now`. */
+  finish(slots: readonly Slot[], id: string, now: number): Promise<void>
+  /** Nothing is taken before `until` (epoch ms). */
+  pause(until: number): Promise<void>
+}
+
+/** The budget of one process. */
+export function memoryBudgetStore(): BudgetStore {
+  // key → id → until when the use counts (Infinity while its send is in flight).
+  const windows = new Map<string, Map<string, number>>()
+  // key → the theoretical time of the rate's next send (GCRA).
+  const rates = new Map<string, number>()
+  let pausedUntil = 0
+  let takes = 0
+
+  const prune = (key: string, now: number) => {
+    const uses = windows.get(key)
+    if (!uses) return undefined
+    for (const [id, until] of uses) if (until <= now) uses.delete(id)
+    if (uses.size === 0) windows.delete(key)
+    return windows.get(key)
+  }
+
+  return {
+    async take(slots, id, now) {
+      // Forget idle chats now and then, so memory follows the chats active in the last minute.
+      if (++takes % 1_000 === 0) for (const key of [...windows.keys()]) prune(key, now)
+      if (now < pausedUntil) return { ok: false, full: "pause", retryInMs: pausedUntil - now }
+      for (const slot of slots) {
+        if ("perSecond" in slot) {
+          const interval = 1_000 / slot.perSecond
+          const earliest = (rates.get(slot.key) ?? now) - (slot.burst - 1) * interval
+          if (now >= earliest) continue
+          return { ok: false, full: slot.key, retryInMs: earliest - now }
+        }
+        const uses = prune(slot.key, now)
+        if (!uses || uses.size < slot.limit) continue
+        let soonest = Number.POSITIVE_INFINITY
+        for (const until of uses.values()) soonest = Math.min(soonest, until)
+        return {
+          ok: false,
+          full: slot.key,
+          retryInMs: Number.isFinite(soonest) ? soonest - now : undefined,
+        }
+      }
+      for (const slot of slots) {
+        if ("perSecond" in slot) {
+          rates.set(slot.key, Math.max(rates.get(slot.key) ?? now, now) + 1_000 / slot.perSecond)
+          continue
+        }
+        const uses = windows.get(slot.key) ?? new Map<string, number>()
+        windows.set(slot.key, uses)
+        uses.set(id, Number.POSITIVE_INFINITY)
+      }
+      return { ok: true }
+    },
+    async finish(slots, id, now) {
+      for (const slot of slots) {
+        const uses = windows.get(slot.key)
+        if ("windowMs" in slot && uses?.has(id)) uses.set(id, now + slot.windowMs)
+      }
+    },
+    async pause(until) {
+      pausedUntil = Math.max(pausedUntil, until)
+    },
+  }
+}
+
+export interface Clock {
+  now(): number
+  /** Calls `fn` after `ms`; returns a function that cancels it. */
+  setTimer(fn: () => void, ms: number): () => void
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimer: (fn, ms) => {
+    const timer = setTimeout(fn, ms)
+    return () => clearTimeout(timer)
+  },
+}
+
+export interface Permit {
+  /** The send is over, whatever its outcome. */
+  done(): void
+}
+
+export interface Pacer {
+  /** Resolves when a message to `chatId` may be sent; rejects if `signal` aborts first. */
+  acquire(chatId: number | string, priority: Priority, signal?: AbortSignal): Promise<Permit>
+  /** Telegram said 429: nothing is sent for `ms`. */
+  pause(ms: number): void
+  /** Messages waiting for their turn. */
+  readonly waiting: number
+}
+
+export interface PacerOptions {
+  limits?: PacerLimits
+  store?: BudgetStore
+  clock?: Clock
+  /** With a shared store, other processes' sends free room unseen: look again this often. */
+  recheckMs?: number
+}
+
+interface Waiter {
+  seq: number
+  priority: Priority
+  slots: Slot[]
+  resolve: (permit: Permit) => void
+  reject: (error: unknown) => void
+}
+
+const RANK: Record<Priority, number> = { reply: 0, delivery: 1 }
+
+/** Telegram's chat ids: users (private chats) are positive; groups and channels negative. */
+const isPrivate = (chatId: number | string) => typeof chatId === "number" && chatId > 0
+
+export function createPacer(options: PacerOptions = {}): Pacer {
+  const {
+    limits = TELEGRAM_LIMITS,
+    store = memoryBudgetStore(),
+    clock = systemClock,
+    recheckMs = 1_000,
+  } = options
+  const queue: Waiter[] = []
+  // Ids of uses in a shared store must not collide with another replica's (pids repeat across
+  // containers).
+  const instance = crypto.randomUUID().slice(0, 8)
+  let seq = 0
+  let pumping = false
+  let again = false
+  let cancelTimer: (() => void) | undefined
+
+  const slotsFor = (chatId: number | string, priority: Priority): Slot[] => {
+    const slots: Slot[] = [
+      { key: "all", ...limits.overall },
+      { key: `chat:${chatId}`, ...(isPrivate(chatId) ? limits.privateChat : limits.groupChat) },
+    ]
+    if (priority === "delivery")
+      slots.push({ key: "deliveries", perSecond: limits.deliveriesPerSecond, burst: 4 })
+    return slots
+  }
+
+  const schedule = (ms: number) => {
+    cancelTimer?.()
+    cancelTimer = clock.setTimer(
+      () => {
+        cancelTimer = undefined
+        void pump()
+      },
+      Math.max(0, ms),
+    )
+  }
+
+  // One pass at a time, in priority order. A waiter whose chat is busy does not hold up other
+  // chats; a full overall window (or a pause) holds up everyone after it.
+  const pump = async (): Promise<void> => {
+    if (pumping) {
+      again = true
+      return
+    }
+    pumping = true
+    try {
+      do {
+        again = false
+        let wake: number | undefined
+        for (const waiter of [...queue]) {
+          if (!queue.includes(waiter)) continue
+          const id = `${instance}:${waiter.seq}`
+          const taken = await store.take(waiter.slots, id, clock.now())
+          if (taken.ok) {
+            queue.splice(queue.indexOf(waiter), 1)
+            let finished = false
+            waiter.resolve({
+              done: () => {
+                if (finished) return
+                finished = true
+                void store.finish(waiter.slots, id, clock.now()).then(() => pump())
+              },
+            })
+            continue
+          }
+          const retry = taken.retryInMs ?? recheckMs
+          wake = wake === undefined ? retry : Math.min(wake, retry)
+          if (taken.full === "pause" || taken.full === "all") break
+          // Deliveries wait behind each other for their spacing; replies come before them all.
+          if (taken.full === "deliveries") break
+        }
+        if (queue.length && wake !== undefined) schedule(wake)
+      } while (again)
+    } finally {
+      pumping = false
+    }
+  }
+
+  return {
+    get waiting() {
+      return queue.length
+    },
+    acquire(chatId, priority, signal) {
+      if (signal?.aborted) return Promise.reject(signal.reason)
+      return new Promise<Permit>((resolve, reject) => {
+        const waiter: Waiter = {
+          seq: seq++,
+          priority,
+          slots: slotsFor(chatId, priority),
+          resolve: (permit) => {
+            signal?.removeEventListener("abort", onAbort)
+            resolve(permit)
+          },
+          reject,
+        }
+        const onAbort = () => {
+          const at = queue.indexOf(waiter)
+          if (at < 0) return
+          queue.splice(at, 1)
+          reject(signal?.reason)
+        }
+        signal?.addEventListener("abort", onAbort, { once: true })
+        // Replies go ahead of every delivery; within a priority, first come first served.
+        let at = queue.findIndex((w) => RANK[w.priority] > RANK[priority])
+        if (at < 0) at = queue.length
+        queue.splice(at, 0, waiter)
+        void pump()
+      })
+    },
+    pause(ms) {
+      void store.pause(clock.now() + ms).then(() => pump())
+    },
+  }
+}

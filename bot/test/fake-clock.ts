@@ -1,0 +1,40 @@
+// A clock that moves only when a test says so; timers fire as it passes them, in order.
+import type { Clock } from "../src/pacer"
+
+export interface FakeClock extends Clock {
+  /** Moves time forward by `ms`, firing due timers (and letting what they start settle). */
+  advance(ms: number): Promise<void>
+}
+
+const settle = async () => {
+  for (let i = 0; i < 20; i++) await Promise.resolve()
+}
+
+export function fakeClock(start = 1_000_000): FakeClock {
+  let now = start
+  let nextId = 0
+  const timers = new Map<number, { at: number; fn: () => void }>()
+  return {
+    now: () => now,
+    setTimer(fn, ms) {
+      const id = nextId++
+      timers.set(id, { at: now + Math.max(0, ms), fn })
+      return () => timers.delete(id)
+    },
+    async advance(ms) {
+      const end = now + ms
+      for (;;) {
+        await settle()
+        let first: [number, { at: number; fn: () => void }] | undefined
+        for (const entry of timers)
+          if (entry[1].at <= end && (!first || entry[1].at < first[1].at)) first = entry
+        if (!first) break
+        timers.delete(first[0])
+        now = Math.max(now, first[1].at)
+        first[1].fn()
+      }
+      now = end
+      await settle()
+    },
+  }
+}
