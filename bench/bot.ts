@@ -1,0 +1,136 @@
+// The bot pipeline: the real bot process (`bun bot/src/main.ts`, JIT off as its image runs it)
+// between the Bot API stand-in in this process and the real API. Each update is timed from the
+// moment the stand-in hands it out in a getUpdates answer to the moment the reply's sendMessage
+// arrives; the bot's own share is that minus the API call it made, which the bot logs (at debug,
+// in whole milliseconds) for every call.
+import { readFileSync } from "node:fs"
+import { startBotApiStandIn } from "../bot/src/stand-in"
+import { percentile } from "./load"
+import { baseEnv, peakRssMb, ROOT, rssMb } from "./processes"
+
+/** Chats whose /status is timed, and how many of them are in flight at once. */
+export const PIPELINE_CHATS = 1_000
+export const IN_FLIGHT = 16
+
+export interface BotRun {
+  startupMs: number
+  updatesPerSec: number
+  p50: number
+  p99: number
+  addedP50: number
+  addedP99: number
+  errors: number
+  /** Updates/s with every chat's /status queued at once. */
+  burstPerSec: number
+  /** After a /status from every one of `chats` chats. */
+  rssMb: number
+  peakRssMb: number
+}
+
+export interface BotOptions {
+  apiOrigin: string
+  serviceKey: string
+  /** Linked chats; the first PIPELINE_CHATS are timed, all of them feed the memory phase. */
+  chats: number[]
+  logFile: string
+}
+
+export async function runBot({
+  apiOrigin,
+  serviceKey,
+  chats,
+  logFile,
+}: BotOptions): Promise<BotRun> {
+  const standIn = await startBotApiStandIn()
+  const replies = new Map<number, (at: number, text: string) => void>()
+  standIn.onCall((call) => {
+    if (call.method !== "sendMessage") return
+    replies.get(Number(call.params.chat_id))?.(performance.now(), String(call.params.text))
+  })
+  const started = performance.now()
+  const bot = Bun.spawn(["bun", "bot/src/main.ts"], {
+    cwd: ROOT,
+    env: {
+      ...baseEnv(),
+      NODE_ENV: "production",
+      BUN_JSC_useJIT: "0",
+      NPS_BOT_TOKEN: standIn.token,
+      TELEGRAM_API_ROOT: standIn.url,
+      TELEGRAM_BOT_API_URL: `${apiOrigin}/api`,
+      TELEGRAM_BOT_SERVICE_KEY: serviceKey,
+      // debug adds one "api call" line per API call: the only way to see its duration.
+      LOG_LEVEL: "debug",
+    },
+    stdout: Bun.file(logFile),
+    stderr: "inherit",
+  })
+  try {
+    await standIn.waitForPoll()
+    const startupMs = performance.now() - started
+
+    /** Sends /status from a chat; resolves with [delivered at, replied at, reply text]. */
+    const status = (chat: number) =>
+      new Promise<[number, number, string]>((resolve) => {
+        let deliveredAt = Number.NaN
+        replies.set(chat, (at, text) => {
+          replies.delete(chat)
+          resolve([deliveredAt, at, text])
+        })
+        const update = standIn.message(chat, "/status")
+        void standIn.delivered(update.update_id).then(() => {
+          deliveredAt = performance.now()
+        })
+      })
+
+    // Timed: PIPELINE_CHATS chats, IN_FLIGHT at a time.
+    const timed = chats.slice(0, PIPELINE_CHATS)
+    const totals = new Map<number, number>()
+    let errors = 0
+    let next = 0
+    const pipelineStart = performance.now()
+    await Promise.all(
+      Array.from({ length: IN_FLIGHT }, async () => {
+        while (next < timed.length) {
+          const chat = timed[next++] as number
+          const [deliveredAt, repliedAt, text] = await status(chat)
+          if (!text.includes("bench_user_")) errors++
+          totals.set(chat, repliedAt - deliveredAt)
+        }
+      }),
+    )
+    const pipelineSeconds = (performance.now() - pipelineStart) / 1000
+
+    // The API call of each timed chat, as the bot measured it.
+    const apiMs = new Map<number, number>()
+    for (const line of readFileSync(logFile, "utf8").split("\n")) {
+      if (!line.includes('"api call"')) continue
+      const entry = JSON.parse(line) as { chat_id: number; duration_ms: number }
+      if (!apiMs.has(entry.chat_id)) apiMs.set(entry.chat_id, entry.duration_ms)
+    }
+    const sortedTotals = [...totals.values()].sort((a, b) => a - b)
+    const added = [...totals].map(([chat, total]) => total - (apiMs.get(chat) ?? 0))
+    added.sort((a, b) => a - b)
+
+    // Memory: every chat's /status queued at once, then the bot's resident memory.
+    const burstStart = performance.now()
+    await Promise.all(chats.map((chat) => status(chat)))
+    const burstPerSec = chats.length / ((performance.now() - burstStart) / 1000)
+
+    return {
+      startupMs,
+      updatesPerSec: timed.length / pipelineSeconds,
+      p50: percentile(sortedTotals, 0.5),
+      p99: percentile(sortedTotals, 0.99),
+      addedP50: percentile(added, 0.5),
+      addedP99: percentile(added, 0.99),
+      errors: errors + (timed.length - apiMs.size),
+      burstPerSec,
+      rssMb: rssMb(bot.pid),
+      peakRssMb: peakRssMb(bot.pid),
+    }
+  } finally {
+    bot.kill("SIGTERM")
+    await bot.exited
+    await standIn.close()
+  }
+}
