@@ -22,6 +22,8 @@ export interface BenchDatabase {
   userKeys: string[]
   /** Linked chat ids, in seed order. */
   chats: number[]
+  /** Pids of the Postgres backends serving this database now. */
+  backends(): Promise<number[]>
   drop(): Promise<void>
 }
 
@@ -40,7 +42,11 @@ export async function createBenchDatabase(adminUrl: string): Promise<BenchDataba
   }
   try {
     const seeded = await seed(url.toString())
-    return { url: url.toString(), ...seeded, drop }
+    const backends = async () =>
+      (await admin`select pid from pg_stat_activity where datname = ${name}`).map(
+        (r) => r.pid as number,
+      )
+    return { url: url.toString(), ...seeded, backends, drop }
   } catch (error) {
     await drop()
     throw error

@@ -13,6 +13,19 @@ export const rssMb = (pid: number) => kbField(pid, "VmRSS") / 1024
 /** Peak resident memory since the process started, MB. */
 export const peakRssMb = (pid: number) => kbField(pid, "VmHWM") / 1024
 
+const TICK_MS = 1000 / 100 // USER_HZ: 100 on Linux
+/** CPU time (user + system) a process has used so far, ms. */
+export function cpuMs(pid: number): number {
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    return (Number(fields[11]) + Number(fields[12])) * TICK_MS
+  } catch {
+    return 0 // gone
+  }
+}
+
 /** A port nobody listens on right now (the API takes its port from PORT, as in production). */
 export function freePort(): number {
   const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } })
@@ -23,6 +36,19 @@ export function freePort(): number {
 
 /** A minimal environment: what a container would have, nothing inherited from this shell. */
 export const baseEnv = () => ({ PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" })
+
+/** With BENCH_CPU_PROF=<dir>, servers run under Bun's sampling profiler and write there on exit. */
+const profiler = (name: string) => {
+  const dir = process.env.BENCH_CPU_PROF
+  return dir
+    ? [
+        "--cpu-prof",
+        "--cpu-prof-md",
+        `--cpu-prof-dir=${dir}`,
+        `--cpu-prof-name=${name}-${Date.now()}`,
+      ]
+    : []
+}
 
 export interface Server {
   pid: number
@@ -61,7 +87,7 @@ export interface ApiOptions {
 export async function startApi({ databaseUrl, serviceKey, logFile }: ApiOptions): Promise<Server> {
   const port = freePort()
   const started = performance.now()
-  const proc = Bun.spawn(["bun", "api/src/main.ts"], {
+  const proc = Bun.spawn(["bun", ...profiler("api"), "api/src/main.ts"], {
     cwd: ROOT,
     env: {
       ...baseEnv(),
@@ -89,7 +115,7 @@ export async function startApi({ databaseUrl, serviceKey, logFile }: ApiOptions)
 /** The bare Bun.serve + postgres.js reference (bench/reference.ts). */
 export async function startReference(databaseUrl: string): Promise<Server> {
   const started = performance.now()
-  const proc = Bun.spawn(["bun", "bench/reference.ts", databaseUrl], {
+  const proc = Bun.spawn(["bun", ...profiler("bare"), "bench/reference.ts", databaseUrl], {
     cwd: ROOT,
     env: { ...baseEnv(), NODE_ENV: "production" },
     stdout: "pipe",
