@@ -9,6 +9,7 @@ import { ApiError, toErrorReply } from "./errors"
 import { authRoutes } from "./modules/auth"
 import { healthRoutes } from "./modules/health"
 import { keyRoutes } from "./modules/keys"
+import { createKeyVerifier } from "./modules/keys/service"
 import { oracleRoutes } from "./modules/oracle"
 import { telegramRoutes } from "./modules/telegram"
 
@@ -26,7 +27,8 @@ const requestId = (header: string | null) =>
   header && /^[\w.-]{1,64}$/.test(header) ? header : crypto.randomUUID()
 
 export function createApp({ db, config, logger, now = () => new Date(), limits }: AppOptions) {
-  const deps: Deps = { db, config, logger, now, jwt: createJwt(config.jwtSecret, now) }
+  const jwt = createJwt(config.jwtSecret, now)
+  const deps: Deps = { db, config, logger, now, jwt, keys: createKeyVerifier(db) }
   const allLimits = { ...DEFAULT_LIMITS, ...limits }
   const started = new WeakMap<Request, { id: string; at: number }>()
 

@@ -2,6 +2,7 @@ import type { Db } from "@nps/db"
 import type { Logger } from "@nps/log"
 import type { Config } from "./config"
 import type { Jwt } from "./credentials"
+import type { KeyVerifier } from "./modules/keys/service"
 import type { RateLimit } from "./rate-limit"
 
 /** Everything a request handler may depend on; built once by createApp. */
@@ -11,6 +12,8 @@ export interface Deps {
   logger: Logger
   now: () => Date
   jwt: Jwt
+  /** API keys, verified and briefly trusted (see KEY_TRUST_MS). */
+  keys: KeyVerifier
 }
 
 export interface Limits {
