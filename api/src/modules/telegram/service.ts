@@ -1,5 +1,5 @@
 import { type Db, oracleProfiles, readings, telegramLinks, users } from "@nps/db"
-import { and, asc, eq, sql } from "drizzle-orm"
+import { and, asc, eq, isNull, lt, or, sql } from "drizzle-orm"
 import type { Principal } from "../../auth"
 import { ApiError, forbidden, notFound } from "../../errors"
 import { preparedPerDb } from "../../prepared"
@@ -54,58 +54,84 @@ export async function linkChat(db: Db, input: LinkInput, now: Date) {
   }
 }
 
-/**
- * Marks the chat's active link as used and yields its user — one statement, so every bot call
- * for a linked chat costs a single round trip including the last_active write.
- */
-const touchLink = (db: Db) =>
-  db.$with("touched").as(
+// last_active says when the chat was last used, to the minute: stored only when the value held
+// is older than this, so nearly every call reads and none waits for a durable commit.
+const LAST_ACTIVE_RESOLUTION = sql.raw("interval '1 minute'")
+
+/** The chat's active link: the user it belongs to. */
+const activeLink = (db: Db) =>
+  db.$with("link").as(
     db
-      .update(telegramLinks)
-      .set({ lastActive: sql`${sql.placeholder("now")}::timestamptz` })
+      .select({ userId: telegramLinks.userId })
+      .from(telegramLinks)
       .where(
         and(
           eq(telegramLinks.telegramChatId, sql.placeholder("chatId")),
           eq(telegramLinks.isActive, true),
         ),
+      ),
+  )
+
+/**
+ * Moves the link's last_active to now when it is stale. Unreferenced by the query, it still runs
+ * (Postgres executes every data-modifying WITH); matching no row, it commits nothing.
+ */
+const touchLink = (db: Db) => {
+  const now = sql`${sql.placeholder("now")}::timestamptz`
+  return db.$with("touched").as(
+    db
+      .update(telegramLinks)
+      .set({ lastActive: now })
+      .where(
+        and(
+          eq(telegramLinks.telegramChatId, sql.placeholder("chatId")),
+          eq(telegramLinks.isActive, true),
+          or(
+            isNull(telegramLinks.lastActive),
+            lt(telegramLinks.lastActive, sql`${now} - ${LAST_ACTIVE_RESOLUTION}`),
+          ),
+        ),
       )
       .returning({ userId: telegramLinks.userId }),
   )
+}
 
 const countOwnedBy = (userIdColumn: typeof readings.userId | typeof oracleProfiles.userId) =>
   sql<number>`(select count(*) from ${userIdColumn.table} where ${userIdColumn} = ${users.id})`.mapWith(
     Number,
   )
 
+// One round trip per bot call: the link, its user, the counts and (at most once a minute) the
+// last_active write.
 const statusQuery = preparedPerDb((db) => {
-  const touched = touchLink(db)
+  const link = activeLink(db)
   return db
-    .with(touched)
+    .with(link, touchLink(db))
     .select({
       username: users.username,
       role: users.role,
       profiles: countOwnedBy(oracleProfiles.userId),
       readings: countOwnedBy(readings.userId),
     })
-    .from(touched)
-    .innerJoin(users, and(eq(users.id, touched.userId), eq(users.isActive, true)))
+    .from(link)
+    .innerJoin(users, and(eq(users.id, link.userId), eq(users.isActive, true)))
     .prepare("chat_status")
 })
 
 // Left join: no rows means not linked; one row of nulls means linked without profiles.
 const profilesQuery = preparedPerDb((db) => {
-  const touched = touchLink(db)
+  const link = activeLink(db)
   return db
-    .with(touched)
+    .with(link, touchLink(db))
     .select({
       id: oracleProfiles.id,
       name: oracleProfiles.name,
       birthday: oracleProfiles.birthday,
       createdAt: oracleProfiles.createdAt,
     })
-    .from(touched)
-    .innerJoin(users, and(eq(users.id, touched.userId), eq(users.isActive, true)))
-    .leftJoin(oracleProfiles, eq(oracleProfiles.userId, touched.userId))
+    .from(link)
+    .innerJoin(users, and(eq(users.id, link.userId), eq(users.isActive, true)))
+    .leftJoin(oracleProfiles, eq(oracleProfiles.userId, link.userId))
     .orderBy(asc(oracleProfiles.createdAt), asc(oracleProfiles.id))
     .prepare("chat_profiles")
 })
