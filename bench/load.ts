@@ -10,6 +10,8 @@ export interface LoadSpec {
   connections: number
   seconds: number
   headers: Record<string, string>
+  /** Requests per second over all connections (default: as fast as the server answers). */
+  rate?: number
   /** GET these paths in turn. */
   paths?: string[]
   /** Or POST /api/telegram/link for chat ids firstChatId, firstChatId + 1, … with these keys. */
@@ -65,6 +67,7 @@ if (import.meta.main) {
       url: spec.origin,
       connections: spec.connections,
       duration: spec.seconds,
+      ...(spec.rate && { overallRate: spec.rate }),
       headers: { "content-type": "application/json", ...spec.headers },
       requests: [request],
     },
