@@ -8,18 +8,25 @@ import { startBotApiStandIn } from "../bot/src/stand-in"
 import { percentile } from "./load"
 import { baseEnv, peakRssMb, ROOT, rssMb } from "./processes"
 
-/** Chats whose /status is timed, and how many of them are in flight at once. */
-export const PIPELINE_CHATS = 1_000
-export const IN_FLIGHT = 16
+/** Timed phases: how many chats send /status, and how many of them are in flight at once. */
+export const PHASES = [
+  { chats: 200, inFlight: 1 },
+  { chats: 1_000, inFlight: 16 },
+] as const
 
-export interface BotRun {
-  startupMs: number
+export interface Timed {
   updatesPerSec: number
   p50: number
   p99: number
+  /** The bot's share: total minus the API call. */
   addedP50: number
   addedP99: number
   errors: number
+}
+
+export interface BotRun {
+  startupMs: number
+  phases: Timed[]
   /** Updates/s with every chat's /status queued at once. */
   burstPerSec: number
   /** After a /status from every one of `chats` chats. */
@@ -30,7 +37,7 @@ export interface BotRun {
 export interface BotOptions {
   apiOrigin: string
   serviceKey: string
-  /** Linked chats; the first PIPELINE_CHATS are timed, all of them feed the memory phase. */
+  /** Linked chats: each timed phase takes its own, then all of them feed the memory phase. */
   chats: number[]
   logFile: string
 }
@@ -82,34 +89,58 @@ export async function runBot({
         })
       })
 
-    // Timed: PIPELINE_CHATS chats, IN_FLIGHT at a time.
-    const timed = chats.slice(0, PIPELINE_CHATS)
-    const totals = new Map<number, number>()
-    let errors = 0
-    let next = 0
-    const pipelineStart = performance.now()
-    await Promise.all(
-      Array.from({ length: IN_FLIGHT }, async () => {
-        while (next < timed.length) {
-          const chat = timed[next++] as number
-          const [deliveredAt, repliedAt, text] = await status(chat)
-          if (!text.includes("bench_user_")) errors++
-          totals.set(chat, repliedAt - deliveredAt)
-        }
-      }),
-    )
-    const pipelineSeconds = (performance.now() - pipelineStart) / 1000
+    const phases: {
+      chats: number[]
+      totals: Map<number, number>
+      seconds: number
+      errors: number
+    }[] = []
+    let offset = 0
+    for (const phase of PHASES) {
+      const timed = chats.slice(offset, offset + phase.chats)
+      offset += phase.chats
+      const totals = new Map<number, number>()
+      let errors = 0
+      let next = 0
+      const phaseStart = performance.now()
+      await Promise.all(
+        Array.from({ length: phase.inFlight }, async () => {
+          while (next < timed.length) {
+            const chat = timed[next++] as number
+            const [deliveredAt, repliedAt, text] = await status(chat)
+            if (!text.includes("bench_user_")) errors++
+            totals.set(chat, repliedAt - deliveredAt)
+          }
+        }),
+      )
+      phases.push({
+        chats: timed,
+        totals,
+        seconds: (performance.now() - phaseStart) / 1000,
+        errors,
+      })
+    }
 
-    // The API call of each timed chat, as the bot measured it.
+    // The API call of each timed chat, as the bot measured it (each chat's first call).
     const apiMs = new Map<number, number>()
     for (const line of readFileSync(logFile, "utf8").split("\n")) {
       if (!line.includes('"api call"')) continue
       const entry = JSON.parse(line) as { chat_id: number; duration_ms: number }
       if (!apiMs.has(entry.chat_id)) apiMs.set(entry.chat_id, entry.duration_ms)
     }
-    const sortedTotals = [...totals.values()].sort((a, b) => a - b)
-    const added = [...totals].map(([chat, total]) => total - (apiMs.get(chat) ?? 0))
-    added.sort((a, b) => a - b)
+    const timed = phases.map(({ chats: sent, totals, seconds, errors }): Timed => {
+      const sorted = [...totals.values()].sort((a, b) => a - b)
+      const added = [...totals].map(([chat, total]) => total - (apiMs.get(chat) ?? 0))
+      added.sort((a, b) => a - b)
+      return {
+        updatesPerSec: sent.length / seconds,
+        p50: percentile(sorted, 0.5),
+        p99: percentile(sorted, 0.99),
+        addedP50: percentile(added, 0.5),
+        addedP99: percentile(added, 0.99),
+        errors: errors + sent.filter((chat) => !apiMs.has(chat)).length,
+      }
+    })
 
     // Memory: every chat's /status queued at once, then the bot's resident memory.
     const burstStart = performance.now()
@@ -118,12 +149,7 @@ export async function runBot({
 
     return {
       startupMs,
-      updatesPerSec: timed.length / pipelineSeconds,
-      p50: percentile(sortedTotals, 0.5),
-      p99: percentile(sortedTotals, 0.99),
-      addedP50: percentile(added, 0.5),
-      addedP99: percentile(added, 0.99),
-      errors: errors + (timed.length - apiMs.size),
+      phases: timed,
       burstPerSec,
       rssMb: rssMb(bot.pid),
       peakRssMb: peakRssMb(bot.pid),
