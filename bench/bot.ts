@@ -1,9 +1,9 @@
-// The bot pipeline: the real bot process (`bun bot/src/main.ts`, JIT off as its image runs it)
-// between the Bot API stand-in in this process and the real API. Each update is timed from the
-// moment the stand-in hands it out in a getUpdates answer to the moment the reply's sendMessage
-// arrives; the bot's own share is that minus the API call it made, which the bot logs (at debug,
-// in whole milliseconds) for every call.
-import { readFileSync } from "node:fs"
+// The bot pipeline: the real bot process (`bun bot/src/main.ts`, as its image runs it) between the
+// Bot API stand-in in this process and the real API. Each update is timed from the moment the
+// stand-in hands it out in a getUpdates answer to the moment the reply's sendMessage arrives; the
+// bot's own share is that minus the time the API spent on the bot's call, from the API's request
+// log (one line per request, with its path and duration).
+import { readFileSync, statSync } from "node:fs"
 import { startBotApiStandIn } from "../bot/src/stand-in"
 import { percentile } from "./load"
 import { baseEnv, peakRssMb, ROOT, rssMb } from "./processes"
@@ -39,15 +39,14 @@ export interface BotOptions {
   serviceKey: string
   /** Linked chats: each timed phase takes its own, then all of them feed the memory phase. */
   chats: number[]
+  /** Where the bot's output goes. */
   logFile: string
+  /** The API's request log. */
+  apiLogFile: string
 }
 
-export async function runBot({
-  apiOrigin,
-  serviceKey,
-  chats,
-  logFile,
-}: BotOptions): Promise<BotRun> {
+export async function runBot(options: BotOptions): Promise<BotRun> {
+  const { apiOrigin, serviceKey, chats, logFile, apiLogFile } = options
   const standIn = await startBotApiStandIn()
   const replies = new Map<number, (at: number, text: string) => void>()
   standIn.onCall((call) => {
@@ -65,8 +64,7 @@ export async function runBot({
       TELEGRAM_API_ROOT: standIn.url,
       TELEGRAM_BOT_API_URL: `${apiOrigin}/api`,
       TELEGRAM_BOT_SERVICE_KEY: serviceKey,
-      // debug adds one "api call" line per API call: the only way to see its duration.
-      LOG_LEVEL: "debug",
+      LOG_LEVEL: "info",
     },
     stdout: Bun.file(logFile),
     stderr: "inherit",
@@ -74,6 +72,7 @@ export async function runBot({
   try {
     await standIn.waitForPoll()
     const startupMs = performance.now() - started
+    const apiLogFrom = statSync(apiLogFile).size
 
     /** Sends /status from a chat; resolves with [delivered at, replied at, reply text]. */
     const status = (chat: number) =>
@@ -121,12 +120,14 @@ export async function runBot({
       })
     }
 
-    // The API call of each timed chat, as the bot measured it (each chat's first call).
+    // The time the API spent on each timed chat's status call (each chat calls once per phase).
     const apiMs = new Map<number, number>()
-    for (const line of readFileSync(logFile, "utf8").split("\n")) {
-      if (!line.includes('"api call"')) continue
-      const entry = JSON.parse(line) as { chat_id: number; duration_ms: number }
-      if (!apiMs.has(entry.chat_id)) apiMs.set(entry.chat_id, entry.duration_ms)
+    const apiLog = readFileSync(apiLogFile).subarray(apiLogFrom).toString("utf8")
+    for (const line of apiLog.split("\n")) {
+      if (!line.includes("/api/telegram/status/")) continue
+      const entry = JSON.parse(line) as { path: string; duration_ms: number }
+      const chat = Number(entry.path.slice("/api/telegram/status/".length))
+      if (!apiMs.has(chat)) apiMs.set(chat, entry.duration_ms)
     }
     const timed = phases.map(({ chats: sent, totals, seconds, errors }): Timed => {
       const sorted = [...totals.values()].sort((a, b) => a - b)

@@ -155,7 +155,10 @@ async function linkScenario(api: Server): Promise<string[]> {
   ]
 }
 
-async function botScenario(api: Server): Promise<{ lines: string[]; runs: BotRun[] }> {
+async function botScenario(
+  api: Server,
+  apiLogFile: string,
+): Promise<{ lines: string[]; runs: BotRun[] }> {
   const runs: BotRun[] = []
   for (let run = 0; run < RUNS; run++) {
     progress(`bot pipeline, run ${run + 1}/${RUNS}`)
@@ -166,6 +169,7 @@ async function botScenario(api: Server): Promise<{ lines: string[]; runs: BotRun
         serviceKey: data.serviceKey,
         chats: data.chats,
         logFile,
+        apiLogFile,
       }),
     )
   }
@@ -176,7 +180,7 @@ async function botScenario(api: Server): Promise<{ lines: string[]; runs: BotRun
   const lines = [
     "## Bot pipeline",
     "",
-    `\`bun bot/src/main.ts\` as its image runs it (\`BUN_JSC_useJIT=0\`, \`NODE_ENV=production\`; \`LOG_LEVEL=debug\` for the API call timings) between the Bot API stand-in and the API above. \`/status\` from distinct linked chats (${PHASES.map((p) => `${thousands(p.chats)} chats ${p.inFlight} at a time`).join(", then ")}), each timed from the update leaving the stand-in in a \`getUpdates\` answer to the reply's \`sendMessage\` reaching it. "Bot's share" subtracts the API call as the bot logged it (whole milliseconds).`,
+    `\`bun bot/src/main.ts\` as its image runs it (\`BUN_JSC_useJIT=0\`, \`NODE_ENV=production\`, \`LOG_LEVEL=info\`) between the Bot API stand-in and the API above. \`/status\` from distinct linked chats (${PHASES.map((p) => `${thousands(p.chats)} chats ${p.inFlight} at a time`).join(", then ")}), each timed from the update leaving the stand-in in a \`getUpdates\` answer to the reply's \`sendMessage\` reaching it. "Bot's share" subtracts the time the API spent on the call (its request log).`,
     "",
     "| in flight | updates/s | p50 ms | p99 ms | bot's share p50 ms | bot's share p99 ms | errors |",
     "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -244,10 +248,11 @@ function header(): string[] {
 }
 
 try {
+  const apiLog = join(work, "api.log")
   const api = await startApi({
     databaseUrl: data.url,
     serviceKey: data.serviceKey,
-    logFile: join(work, "api.log"),
+    logFile: apiLog,
   })
   servers.push(api)
   const sections: string[][] = []
@@ -259,7 +264,7 @@ try {
   if (ONLY.has("link")) sections.push(await linkScenario(api))
   let botRuns: BotRun[] = []
   if (ONLY.has("bot")) {
-    const bot = await botScenario(api)
+    const bot = await botScenario(api, apiLog)
     botRuns = bot.runs
     sections.push(bot.lines)
   }
