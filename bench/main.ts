@@ -107,7 +107,7 @@ async function statusScenario(api: Server, bare: Server): Promise<string[]> {
         mb(peakRssMb(pid)),
       ].join(" | ")
     rows.push(
-      `| ${connections} | ${cells(runs.api, a, api.pid)} | ${cells(runs.bare, b, bare.pid)} | **${(a / b).toFixed(2)}** |`,
+      `| ${connections} | ${cells(runs.api, a, api.pid)} | ${cells(runs.bare, b, bare.pid)} | **${(a / b).toFixed(2)}** | ${loadavg()[0]?.toFixed(1)} |`,
     )
     const cpu = (rs: Measured[]) =>
       `${int(med(rs, (r) => r.cpuUs))} | ${int(med(rs, (r) => r.pgUs))}`
@@ -116,10 +116,10 @@ async function statusScenario(api: Server, bare: Server): Promise<string[]> {
   return [
     "## `GET /api/telegram/status/:chat_id`",
     "",
-    "Beside the bare ceiling measured in the same run: `Bun.serve` + postgres.js answering the same request (key check and status) with one prepared statement, `bench/reference.ts`. Runs alternate between the two. Errors are summed over the runs; peak RSS is the process's high-water mark up to that row.",
+    "Beside the bare ceiling measured in the same run: `Bun.serve` + postgres.js answering the same request (key check and status) with one prepared statement, `bench/reference.ts`. Runs alternate between the two. Errors are summed over the runs; peak RSS is the process's high-water mark up to that row; the load average (1 min, other work on the machine included) is read at the end of the row — tail latencies mean little when it exceeds the 2 cores.",
     "",
-    "| connections | API req/s | p50 ms | p99 ms | errors | peak RSS MB | bare req/s | p50 ms | p99 ms | errors | peak RSS MB | API / bare |",
-    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| connections | API req/s | p50 ms | p99 ms | errors | peak RSS MB | bare req/s | p50 ms | p99 ms | errors | peak RSS MB | API / bare | load avg |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...rows,
     "",
     "CPU per request, µs (user + system, from /proc; Postgres: the backends serving the bench database):",
