@@ -123,24 +123,43 @@ export interface KeyVerifier {
 export function createKeyVerifier(db: Db): KeyVerifier {
   // By key hash. Only valid keys get in, so the map holds at most the keys in use.
   const trusted = new Map<string, { key: KeyWithOwner; until: number }>()
+  // One database lookup per key at a time: concurrent requests share it.
+  const lookups = new Map<string, Promise<KeyWithOwner | undefined>>()
+  // Bumped by forget(): what a lookup begun before a revocation read is not trusted afterwards.
+  let generation = 0
+
+  const lookUp = async (hash: string, now: Date) => {
+    const begun = generation
+    const key = await findActiveKeyByHash(db, hash, now)
+    if (!key?.userActive) return undefined
+    await markKeyUsed(db, key, now)
+    if (begun !== generation) return key
+    const t = now.getTime()
+    if (trusted.size >= MAX_TRUSTED_KEYS) trusted.clear()
+    trusted.set(hash, {
+      key,
+      until: Math.min(t + KEY_TRUST_MS, key.expiresAt?.getTime() ?? t + KEY_TRUST_MS),
+    })
+    return key
+  }
+
   return {
-    async verify(rawKey, now) {
+    verify(rawKey, now) {
       const hash = hashApiKey(rawKey)
-      const t = now.getTime()
       const hit = trusted.get(hash)
-      if (hit && t < hit.until) return hit.key
+      if (hit && now.getTime() < hit.until) return Promise.resolve(hit.key)
       trusted.delete(hash)
-      const key = await findActiveKeyByHash(db, hash, now)
-      if (!key?.userActive) return undefined
-      await markKeyUsed(db, key, now)
-      if (trusted.size >= MAX_TRUSTED_KEYS) trusted.clear()
-      trusted.set(hash, {
-        key,
-        until: Math.min(t + KEY_TRUST_MS, key.expiresAt?.getTime() ?? t + KEY_TRUST_MS),
+      const pending = lookups.get(hash)
+      if (pending) return pending
+      const lookup: Promise<KeyWithOwner | undefined> = lookUp(hash, now).finally(() => {
+        if (lookups.get(hash) === lookup) lookups.delete(hash)
       })
-      return key
+      lookups.set(hash, lookup)
+      return lookup
     },
     forget(keyId) {
+      generation++
+      lookups.clear()
       for (const [hash, entry] of trusted) if (entry.key.keyId === keyId) trusted.delete(hash)
     },
   }
