@@ -233,7 +233,7 @@ function header(): string[] {
     Bun.spawnSync(["git", ...args], { cwd: ROOT })
       .stdout.toString()
       .trim()
-  const dirty = git("status", "--porcelain") ? "+dirty" : ""
+  const dirty = git("status", "--porcelain", "--", ".", ":!bench/results.md") ? "+dirty" : ""
   const pg = Bun.spawnSync(["psql", ADMIN_URL, "-Atc", "show server_version"])
     .stdout.toString()
     .trim()
