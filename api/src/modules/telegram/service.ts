@@ -54,8 +54,8 @@ export async function linkChat(db: Db, input: LinkInput, now: Date) {
   }
 }
 
-// last_active says when the chat was last used, to the minute: stored only when the value held
-// is older than this, so nearly every call reads and none waits for a durable commit.
+// last_active says when the chat was last used, to the minute: stored only when the value held is
+// older than this, so a chat's calls write (and wait for a durable commit) once a minute at most.
 const LAST_ACTIVE_RESOLUTION = sql.raw("interval '1 minute'")
 
 /** The chat's active link: the user it belongs to. */
