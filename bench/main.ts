@@ -116,7 +116,7 @@ async function statusScenario(api: Server, bare: Server): Promise<string[]> {
   return [
     "## `GET /api/telegram/status/:chat_id`",
     "",
-    "Beside the bare ceiling measured in the same run: `Bun.serve` + postgres.js answering the same request (key check and status) with one prepared statement, `bench/reference.ts`. Runs alternate between the two. Errors are summed over the runs; peak RSS is the process's high-water mark up to that row; the load average (1 min, other work on the machine included) is read at the end of the row — tail latencies mean little when it exceeds the 2 cores.",
+    "Beside the bare ceiling measured in the same run: `Bun.serve` + postgres.js answering the same request (key check and status) with one prepared statement, `bench/reference.ts`. Runs alternate between the two. Errors are summed over the runs; peak RSS is the process's high-water mark up to that row; the load average (1 min, other work on the machine included) is read at the end of the row — the benchmark alone keeps about 3 processes busy, and tail latencies mean little when the load is well above nproc.",
     "",
     "| connections | API req/s | p50 ms | p99 ms | errors | peak RSS MB | bare req/s | p50 ms | p99 ms | errors | peak RSS MB | API / bare | load avg |",
     "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
