@@ -11,6 +11,7 @@ import { createMetrics } from "./metrics"
 import { authRoutes } from "./modules/auth"
 import { healthRoutes } from "./modules/health"
 import { keyRoutes } from "./modules/keys"
+import { createKeyVerifier } from "./modules/keys/service"
 import { notificationRoutes } from "./modules/notifications"
 import { DELIVERIES_CHANNEL } from "./modules/notifications/service"
 import { createWakeup } from "./modules/notifications/wakeup"
@@ -91,7 +92,8 @@ export function createApp({
     const local = createRateLimiter(limit, () => now().getTime())
     return redis ? createSharedRateLimiter({ redis, name, limit, local }) : local
   }
-  const deps: Deps = { db, config, logger, now, jwt: createJwt(config.jwtSecret, now), limiter }
+  const jwt = createJwt(config.jwtSecret, now)
+  const deps: Deps = { db, config, logger, now, jwt, limiter, keys: createKeyVerifier(db) }
   const allLimits = { ...DEFAULT_LIMITS, ...limits }
   const started = new WeakMap<Request, { id: string; at: number }>()
   const wakeup = createWakeup({ listen, channel: DELIVERIES_CHANNEL, logger })
@@ -108,7 +110,7 @@ export function createApp({
       set.headers["x-request-id"] = id
       checkRequestSize(request.headers)
     })
-    .onError({ as: "global" }, ({ code, error, request, set }) => {
+    .onError({ as: "global" }, ({ code, error, path, request, set }) => {
       const reply = toErrorReply(code, error)
       if (reply.status === 503) {
         metrics.dbError("unavailable")
@@ -119,7 +121,7 @@ export function createApp({
         if (isDatabaseError(error)) metrics.dbError("other")
         logger.error("request failed", {
           request_id: started.get(request)?.id,
-          path: new URL(request.url).pathname,
+          path,
           error: describeForLog(error),
         })
       }
@@ -127,10 +129,9 @@ export function createApp({
       Object.assign(set.headers, reply.headers)
       return reply.body
     })
-    .onAfterResponse({ as: "global" }, ({ request, set, route }) => {
+    .onAfterResponse({ as: "global" }, ({ path, request, set, route }) => {
       const start = started.get(request)
       const status = typeof set.status === "number" ? set.status : 200
-      const path = new URL(request.url).pathname
       const seconds = start ? (performance.now() - start.at) / 1000 : 0
       // The template, never the raw path: that holds chat ids.
       metrics.observeRequest(request.method, route || "unmatched", status, seconds)
@@ -138,7 +139,7 @@ export function createApp({
       logger[PROBES.has(path) ? "debug" : "info"]("request", {
         request_id: start?.id,
         method: request.method,
-        // The path only: query strings are never logged.
+        // The path only (Elysia's, without the query string, parsed once per request).
         path,
         status,
         duration_ms: Math.round(seconds * 100_000) / 100,

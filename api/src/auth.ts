@@ -4,7 +4,6 @@ import { Elysia } from "elysia"
 import type { Deps } from "./context"
 import { looksLikeApiKey, type Scope } from "./credentials"
 import { forbidden, unauthorized } from "./errors"
-import { findActiveKey, markKeyUsed } from "./modules/keys/service"
 
 export interface Principal {
   userId: string
@@ -24,11 +23,9 @@ const bearer = (header: string | undefined) => {
   return match?.[1]
 }
 
-async function fromApiKey({ db, now }: Deps, rawKey: string): Promise<Principal | null> {
-  const t = now()
-  const key = await findActiveKey(db, rawKey, t)
-  if (!key?.userActive) return null
-  await markKeyUsed(db, key, t)
+async function fromApiKey({ keys, now }: Deps, rawKey: string): Promise<Principal | null> {
+  const key = await keys.verify(rawKey, now())
+  if (!key) return null
   const { userId, username, role, scopes } = key
   return { userId, username, role, isActive: true, via: "key", scopes }
 }

@@ -2,6 +2,7 @@ import type { Db } from "@nps/db"
 import type { Logger } from "@nps/log"
 import type { Config } from "./config"
 import type { Jwt } from "./credentials"
+import type { KeyVerifier } from "./modules/keys/service"
 import type { RateLimit } from "./rate-limit"
 import type { Limiter } from "./shared-rate-limit"
 
@@ -14,6 +15,8 @@ export interface Deps {
   jwt: Jwt
   /** A named limit: in this process's memory, or (REDIS_URL) shared by every replica. */
   limiter: (name: string, limit: RateLimit) => Limiter
+  /** API keys, verified and briefly trusted (see KEY_TRUST_MS). */
+  keys: KeyVerifier
 }
 
 export interface Limits {

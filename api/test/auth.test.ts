@@ -2,6 +2,8 @@ import { expect, test } from "bun:test"
 import { apiKeys } from "@nps/db"
 import { eq } from "drizzle-orm"
 import { JWT_TTL_SECONDS } from "../src/credentials"
+import { deactivateUser } from "../src/modules/auth/service"
+import { KEY_TRUST_MS, revokeKey } from "../src/modules/keys/service"
 import { describeEachDb, makeApp, req, seedUser } from "./helpers"
 
 describeEachDb("auth and API keys", (ctx) => {
@@ -25,7 +27,6 @@ describeEachDb("auth and API keys", (ctx) => {
     const { app } = makeApp(ctx.db)
     await seedUser(ctx.db)
     await seedUser(ctx.db, { username: "gone" })
-    const { deactivateUser } = await import("../src/modules/auth/service")
     await deactivateUser(ctx.db, "gone")
     const replies = await Promise.all([
       login(app, "alice", "wrong"),
@@ -145,8 +146,42 @@ describeEachDb("auth and API keys", (ctx) => {
   test("a key of a deactivated user stops working", async () => {
     const { app } = makeApp(ctx.db)
     const alice = await seedUser(ctx.db)
-    const { deactivateUser } = await import("../src/modules/auth/service")
     await deactivateUser(ctx.db, "alice")
     expect((await req(app, "GET", "/api/auth/me", { token: alice.key })).status).toBe(401)
+  })
+
+  test("a key revoked, or its owner deactivated, by another process is refused within KEY_TRUST_MS", async () => {
+    const changes = {
+      "revoked (admin CLI)": (u: Awaited<ReturnType<typeof seedUser>>) =>
+        revokeKey(ctx.db, u.keyId),
+      "owner deactivated": (u: Awaited<ReturnType<typeof seedUser>>) =>
+        deactivateUser(ctx.db, u.user.username),
+    }
+    for (const [name, change] of Object.entries(changes)) {
+      let clock = new Date("2026-01-01T00:00:00Z")
+      const { app } = makeApp(ctx.db, { now: () => clock })
+      const user = await seedUser(ctx.db, { username: name.split(" ")[0] })
+      expect((await req(app, "GET", "/api/auth/me", { token: user.key })).status).toBe(200)
+      await change(user)
+      clock = new Date(clock.getTime() + KEY_TRUST_MS)
+      const after = await req(app, "GET", "/api/auth/me", { token: user.key })
+      expect({ name, status: after.status }).toEqual({ name, status: 401 })
+    }
+  })
+
+  test("a key in use expires on time", async () => {
+    let clock = new Date("2026-01-01T00:00:00Z")
+    const { app } = makeApp(ctx.db, { now: () => clock })
+    const alice = await seedUser(ctx.db)
+    const token = (await login(app, "alice", alice.password)).body.access_token
+    const created = await req(app, "POST", "/api/auth/api-keys", {
+      token,
+      body: { name: "short", expires_days: 1 },
+    })
+    const expiry = clock.getTime() + 86_400_000
+    clock = new Date(expiry - 1)
+    expect((await req(app, "GET", "/api/auth/me", { token: created.body.key })).status).toBe(200)
+    clock = new Date(expiry)
+    expect((await req(app, "GET", "/api/auth/me", { token: created.body.key })).status).toBe(401)
   })
 })

@@ -68,6 +68,22 @@ describeEachDb("bad input", (ctx) => {
     })
   }
 
+  test("the request log names the path and status, never the query string", async () => {
+    const { app, lines } = makeApp(ctx.db)
+    const svc = await seedServiceKey(ctx.db)
+    const res = await req(app, "GET", "/api/telegram/status/42?secret=SuperSecretQuery", {
+      token: svc.key,
+    })
+    expect(res.status).toBe(200)
+    // Elysia runs after-response hooks on the next turn of the event loop.
+    await new Promise((resolve) => setImmediate(resolve))
+    const logged = lines.map((line) => JSON.parse(line)).filter((l) => l.msg === "request")
+    expect(logged).toEqual([
+      expect.objectContaining({ method: "GET", path: "/api/telegram/status/42", status: 200 }),
+    ])
+    expect(lines.join("\n")).not.toContain("SuperSecretQuery")
+  })
+
   test("validation messages name the field", async () => {
     const { app } = makeApp(ctx.db)
     const svc = await seedServiceKey(ctx.db)

@@ -186,6 +186,27 @@ describeEachDb("telegram links", (ctx) => {
     expect(await lastActive()).toBe("2026-01-03T00:00:00.000Z")
   })
 
+  test("last_active moves at most once a minute, whatever the number of calls", async () => {
+    const start = new Date("2026-01-01T00:00:00Z").getTime()
+    let clock = new Date(start)
+    const { app } = makeApp(ctx.db, { now: () => clock })
+    const alice = await seedUser(ctx.db)
+    await link(app, alice.key)
+    const lastActive = async () =>
+      (await ctx.db.select().from(telegramLinks))[0]?.lastActive?.getTime()
+    for (const [after, expected] of [
+      [30_000, start],
+      [60_000, start],
+      [60_001, start + 60_001],
+      [90_000, start + 60_001],
+    ] as const) {
+      clock = new Date(start + after)
+      const res = await req(app, "GET", `/api/telegram/status/${CHAT}`, { token: svc.key })
+      expect(res.body).toMatchObject({ linked: true, username: "alice" })
+      expect({ after, lastActive: await lastActive() }).toEqual({ after, lastActive: expected })
+    }
+  })
+
   test("unlink sets is_active=false; the chat then reads as not linked", async () => {
     const { app } = makeApp(ctx.db)
     const alice = await seedUser(ctx.db)

@@ -44,9 +44,17 @@ export const keyRoutes = (deps: Deps) =>
       response: { 200: t.Array(KeySummary) },
       detail: { summary: "The caller's keys (never the raw key or its hash)" },
     })
-    .delete("/:id", ({ params, principal }) => revokeKey(deps.db, params.id, principal.userId), {
-      auth: "jwt",
-      params: KeyIdParams,
-      response: { 200: RevokedKey, 404: answers("No such key among the caller's") },
-      detail: { summary: "Revoke one of the caller's keys" },
-    })
+    .delete(
+      "/:id",
+      async ({ params, principal }) => {
+        const revoked = await revokeKey(deps.db, params.id, principal.userId)
+        deps.keys.forget(revoked.id)
+        return revoked
+      },
+      {
+        auth: "jwt",
+        params: KeyIdParams,
+        response: { 200: RevokedKey, 404: answers("No such key among the caller's") },
+        detail: { summary: "Revoke one of the caller's keys" },
+      },
+    )

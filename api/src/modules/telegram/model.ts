@@ -1,7 +1,13 @@
+import { Type } from "@sinclair/typebox"
 import { t } from "elysia"
 import { ChatId, Text } from "../../model"
 
 const TelegramUsername = t.Optional(t.Nullable(Text({ maxLength: 100 })))
+
+// Elysia's t.Integer also takes numeric strings (a decoding transform, meant for input); in a
+// response that documents counts as maybe-strings and makes every reply go through TypeBox's
+// interpreted Encode. Counts we produce are plain integers: checked by the compiled validator.
+const Count = Type.Integer({ minimum: 0 })
 
 export const TelegramLinkRequest = t.Object({
   telegram_chat_id: ChatId,
@@ -55,8 +61,8 @@ export const TelegramUserStatus = t.Union([
     linked: t.Literal(true),
     username: t.String(),
     role: t.String(),
-    oracle_profile_count: t.Integer(),
-    reading_count: t.Integer(),
+    oracle_profile_count: Count,
+    reading_count: Count,
   }),
   t.Object({ linked: t.Literal(false) }),
 ])

@@ -6,7 +6,7 @@ import {
   telegramLinkTokens,
   users,
 } from "@nps/db"
-import { and, asc, eq, gt, isNull, lte, sql } from "drizzle-orm"
+import { and, asc, eq, gt, isNotNull, isNull, lt, lte, or, sql } from "drizzle-orm"
 import type { Principal } from "../../auth"
 import { generateLinkToken, hashLinkToken } from "../../credentials"
 import { ApiError, forbidden, notFound } from "../../errors"
@@ -220,59 +220,87 @@ export async function migrateChat(db: Db, fromChatId: number, toChatId: number) 
   return toChatState(existing)
 }
 
-/**
- * Marks the chat's active link as used and yields its user — one statement, so every bot call
- * for a linked chat costs a single round trip including the last_active write.
- */
-const touchLink = (db: Db) =>
-  db.$with("touched").as(
+// last_active says when the chat was last used, to the minute: stored only when the value held is
+// older than this, so a chat's calls write (and wait for a durable commit) once a minute at most.
+const LAST_ACTIVE_RESOLUTION = sql.raw("interval '1 minute'")
+
+/** The chat's active link: the user it belongs to. */
+const activeLink = (db: Db) =>
+  db.$with("link").as(
     db
-      .update(telegramLinks)
-      // The user just wrote to the bot from this chat, so it is not blocked (whatever we missed).
-      .set({ lastActive: sql`${sql.placeholder("now")}::timestamptz`, blockedAt: null })
+      .select({ userId: telegramLinks.userId })
+      .from(telegramLinks)
       .where(
         and(
           eq(telegramLinks.telegramChatId, sql.placeholder("chatId")),
           eq(telegramLinks.isActive, true),
         ),
+      ),
+  )
+
+/**
+ * Moves the link's last_active to now when it is stale, and clears a blocked mark (the user just
+ * wrote to the bot from this chat, so it is not blocked, whatever update we missed). Unreferenced
+ * by the query, it still runs (Postgres executes every data-modifying WITH); matching no row, it
+ * commits nothing.
+ */
+const touchLink = (db: Db) => {
+  const now = sql`${sql.placeholder("now")}::timestamptz`
+  return db.$with("touched").as(
+    db
+      .update(telegramLinks)
+      .set({ lastActive: now, blockedAt: null })
+      .where(
+        and(
+          eq(telegramLinks.telegramChatId, sql.placeholder("chatId")),
+          eq(telegramLinks.isActive, true),
+          or(
+            isNull(telegramLinks.lastActive),
+            lt(telegramLinks.lastActive, sql`${now} - ${LAST_ACTIVE_RESOLUTION}`),
+            isNotNull(telegramLinks.blockedAt),
+          ),
+        ),
       )
       .returning({ userId: telegramLinks.userId }),
   )
+}
 
 const countOwnedBy = (userIdColumn: typeof readings.userId | typeof oracleProfiles.userId) =>
   sql<number>`(select count(*) from ${userIdColumn.table} where ${userIdColumn} = ${users.id})`.mapWith(
     Number,
   )
 
+// One round trip per bot call: the link, its user, the counts and (at most once a minute) the
+// last_active write.
 const statusQuery = preparedPerDb((db) => {
-  const touched = touchLink(db)
+  const link = activeLink(db)
   return db
-    .with(touched)
+    .with(link, touchLink(db))
     .select({
       username: users.username,
       role: users.role,
       profiles: countOwnedBy(oracleProfiles.userId),
       readings: countOwnedBy(readings.userId),
     })
-    .from(touched)
-    .innerJoin(users, and(eq(users.id, touched.userId), eq(users.isActive, true)))
+    .from(link)
+    .innerJoin(users, and(eq(users.id, link.userId), eq(users.isActive, true)))
     .prepare("chat_status")
 })
 
 // Left join: no rows means not linked; one row of nulls means linked without profiles.
 const profilesQuery = preparedPerDb((db) => {
-  const touched = touchLink(db)
+  const link = activeLink(db)
   return db
-    .with(touched)
+    .with(link, touchLink(db))
     .select({
       id: oracleProfiles.id,
       name: oracleProfiles.name,
       birthday: oracleProfiles.birthday,
       createdAt: oracleProfiles.createdAt,
     })
-    .from(touched)
-    .innerJoin(users, and(eq(users.id, touched.userId), eq(users.isActive, true)))
-    .leftJoin(oracleProfiles, eq(oracleProfiles.userId, touched.userId))
+    .from(link)
+    .innerJoin(users, and(eq(users.id, link.userId), eq(users.isActive, true)))
+    .leftJoin(oracleProfiles, eq(oracleProfiles.userId, link.userId))
     .orderBy(asc(oracleProfiles.createdAt), asc(oracleProfiles.id))
     .prepare("chat_profiles")
 })

@@ -1,0 +1,120 @@
+// The benchmark's data set, in a throwaway database created in BENCH_DATABASE_URL and dropped at
+// the end: 10,000 users, each with a linked chat (ids beyond ±2^31, both signs), 1–3 Oracle
+// profiles and 0–6 readings; the bot's service key; and API keys for the link scenario.
+import { apiKeys, createDb, migrate, oracleProfiles, readings, telegramLinks, users } from "@nps/db"
+import { sql } from "drizzle-orm"
+import postgres from "postgres"
+import { ensureServiceKey } from "../api/src/bootstrap"
+import { generateApiKey, hashApiKey, keyPrefix } from "../api/src/credentials"
+
+export const USERS = 10_000
+/** Users whose raw keys the link scenario sends in its bodies. */
+const KEYED_USERS = 100
+const BATCH = 2_000
+
+/** Chat i: alternating sign, magnitudes from 2^31 + 1 up to ~4.5·10^15 (still exact in a double). */
+export const chatId = (i: number) => (i % 2 === 0 ? 1 : -1) * (2 ** 31 + 1 + i * 450_000_000_001)
+
+export interface BenchDatabase {
+  url: string
+  serviceKey: string
+  /** Raw keys of users who may link chats. */
+  userKeys: string[]
+  /** Linked chat ids, in seed order. */
+  chats: number[]
+  /** Pids of the Postgres backends serving this database now. */
+  backends(): Promise<number[]>
+  drop(): Promise<void>
+}
+
+export async function createBenchDatabase(adminUrl: string): Promise<BenchDatabase> {
+  const name = `nps_bench_${Date.now()}_${process.pid}`
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} })
+  await admin.unsafe(`create database ${name}`)
+  const url = new URL(adminUrl)
+  url.pathname = `/${name}`
+  let dropped = false
+  const drop = async () => {
+    if (dropped) return
+    dropped = true
+    await admin.unsafe(`drop database if exists ${name} with (force)`)
+    await admin.end()
+  }
+  try {
+    const seeded = await seed(url.toString())
+    const backends = async () =>
+      (await admin`select pid from pg_stat_activity where datname = ${name}`).map(
+        (r) => r.pid as number,
+      )
+    return { url: url.toString(), ...seeded, backends, drop }
+  } catch (error) {
+    await drop()
+    throw error
+  }
+}
+
+const chunks = <T>(rows: T[]) =>
+  Array.from({ length: Math.ceil(rows.length / BATCH) }, (_, i) =>
+    rows.slice(i * BATCH, (i + 1) * BATCH),
+  )
+
+async function seed(url: string) {
+  const database = await createDb({ url, max: 4 })
+  try {
+    const { db } = database
+    await migrate(db)
+    const serviceKey = generateApiKey()
+    await ensureServiceKey(db, serviceKey)
+
+    const ids: string[] = []
+    for (const batch of chunks(Array.from({ length: USERS }, (_, i) => i))) {
+      const rows = await db
+        .insert(users)
+        // Nobody logs in as these users: a placeholder hash spares 10,000 argon2 runs.
+        .values(batch.map((i) => ({ username: `bench_user_${i}`, passwordHash: "x" })))
+        .returning({ id: users.id })
+      ids.push(...rows.map((r) => r.id))
+    }
+    const chats = ids.map((_, i) => chatId(i))
+    const linkedAt = new Date(Date.now() - 86_400_000)
+    for (const batch of chunks(ids.map((userId, i) => ({ userId, i })))) {
+      await db.insert(telegramLinks).values(
+        batch.map(({ userId, i }) => ({
+          telegramChatId: chats[i] as number,
+          telegramUsername: `tg_user_${i}`,
+          userId,
+          linkedAt,
+          lastActive: linkedAt,
+        })),
+      )
+    }
+    const profiles = ids.flatMap((userId, i) =>
+      Array.from({ length: (i % 3) + 1 }, (_, n) => ({
+        userId,
+        name: `Profile ${n + 1}`,
+        birthday: `19${70 + (i % 30)}-0${(n % 9) + 1}-1${n}`,
+      })),
+    )
+    for (const batch of chunks(profiles)) await db.insert(oracleProfiles).values(batch)
+    const readingRows = ids.flatMap((userId, i) =>
+      Array.from({ length: i % 7 }, (_, n) => ({ userId, question: `Question ${n + 1}` })),
+    )
+    for (const batch of chunks(readingRows)) await db.insert(readings).values(batch)
+
+    const userKeys = Array.from({ length: KEYED_USERS }, () => generateApiKey())
+    await db.insert(apiKeys).values(
+      userKeys.map((key, i) => ({
+        userId: ids[i] as string,
+        name: "bench",
+        keyHash: hashApiKey(key),
+        prefix: keyPrefix(key),
+        scopes: ["oracle:read"],
+      })),
+    )
+    // Fresh statistics, so both servers start from the plans a settled database would have.
+    await db.execute(sql`vacuum analyze`)
+    return { serviceKey, userKeys, chats }
+  } finally {
+    await database.close()
+  }
+}
