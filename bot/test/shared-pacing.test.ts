@@ -53,6 +53,7 @@ function replicas(count: number, options: { url?: string } = {}) {
 }
 
 if (TEST_REDIS_URL) {
+  const redisUrl = TEST_REDIS_URL
   describe("replicas sharing the budget through Redis", () => {
     test("30 a second is the bot's, not each replica's: the 31st of both waits for the window", async () => {
       const { clock, granted, members } = replicas(2)
@@ -121,7 +122,7 @@ if (TEST_REDIS_URL) {
   })
 
   describe("Redis unavailable", () => {
-    const target = new URL(TEST_REDIS_URL)
+    const target = new URL(redisUrl)
     const relays: ReturnType<typeof startRelay>[] = []
     afterEach(() => {
       for (const relay of relays.splice(0)) relay.close()
