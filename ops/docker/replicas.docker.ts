@@ -2,7 +2,9 @@
 // "Scaling out" runs it — compose.yaml + compose.replicas.yaml (Redis, two API replicas, two bot
 // replicas in webhook mode) + the Telegram stand-in, which POSTs updates to the bots' webhook.
 // A conversation through it, one update posted to both bot replicas (handled once), a burst from
-// one chat spread over both (exactly the limit), a clean stop, no secret in the logs, down -v.
+// one chat spread over both (exactly the limit), a notification accepted by one API replica and
+// delivered by a bot replica from the budget both share, a clean stop, no secret in the logs,
+// down -v.
 // Needs the redis image (pulled, or a local stand-in under its tag); says so and passes without.
 import { afterAll, expect, test } from "bun:test"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
@@ -201,6 +203,66 @@ if (missing) {
       expect(texts.filter((t) => t.includes("/profile"))).toHaveLength(20)
       expect(texts.filter((t) => /slow down/i.test(t))).toHaveLength(1)
 
+      // A notification, accepted by one API replica, followed on the other, sent by a bot replica.
+      const service = await admin(
+        ["create-user", "--username", "oracle-service", "--password-stdin"],
+        "another long password\n",
+      )
+      expect(service.code).toBe(0)
+      const notifyKey = (
+        JSON.parse(
+          (
+            await admin([
+              "create-key",
+              "--username",
+              "oracle-service",
+              "--name",
+              "alerts",
+              "--scopes",
+              "telegram:notify",
+              "--json",
+            ])
+          ).stdout,
+        ) as { key: string }
+      ).key
+      const before = (await sent(42)).length
+      const accepted = await fetch(`http://127.0.0.1:${apiPorts[1]}/api/telegram/notifications`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${notifyKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ username: "alice", text: "Your reading is ready." }),
+      })
+      expect(accepted.status).toBe(202)
+      const { id } = (await accepted.json()) as { id: string }
+      const delivered = await fetch(`${standIn}/_sent?chat=42&count=${before + 1}`)
+      expect(delivered.status).toBe(200)
+      expect(((await delivered.json()) as string[]).slice(before)).toEqual([
+        "Your reading is ready.",
+      ])
+      // The bot reports after Telegram answered: the status follows within moments.
+      let status = ""
+      for (const deadline = Date.now() + 15_000; Date.now() < deadline; ) {
+        const view = await fetch(
+          `http://127.0.0.1:${apiPorts[0]}/api/telegram/notifications/${id}`,
+          {
+            headers: { authorization: `Bearer ${notifyKey}` },
+          },
+        )
+        status = ((await view.json()) as { status: string }).status
+        if (status !== "queued") break
+        await Bun.sleep(200)
+      }
+      expect(status).toBe("sent")
+      // Both bot replicas draw from one outbound budget: each says so in Redis.
+      const pacers = await compose([
+        "exec",
+        "-T",
+        "redis",
+        "redis-cli",
+        "ZCARD",
+        `nps:bot:${dotenv.NPS_BOT_TOKEN.split(":")[0]}:pacers`,
+      ])
+      expect(pacers.stdout.trim()).toBe("2")
+
       const perReplica: Record<string, number> = {}
       for (const row of rows.filter((r) => r.Service === "telegram-bot")) {
         const logs = await sh(["docker", "logs", row.Name])
@@ -224,6 +286,7 @@ if (missing) {
       for (const secret of [
         serviceKey,
         aliceKey,
+        notifyKey,
         dotenv.NPS_BOT_TOKEN,
         dotenv.JWT_SECRET,
         dotenv.WEBHOOK_SECRET,
