@@ -126,7 +126,7 @@ takes no arguments; it is configured by environment variables (an empty value co
   WEBHOOK_URL                webhook mode: the public https URL Telegram posts updates to
   WEBHOOK_SECRET             webhook mode: the secret Telegram sends with every update
   WEBHOOK_HOST, WEBHOOK_PORT webhook mode: where the bot listens (default 0.0.0.0 and 8081)
-  REDIS_URL                  share the rate limit and de-duplication with other replicas
+  REDIS_URL                  share the rate limit, de-duplication and pacing with other replicas
 
 SIGTERM or SIGINT stops receiving updates, lets those in flight finish and exits 0 within 10 s.
 

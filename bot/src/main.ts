@@ -72,6 +72,8 @@ if (!config.serviceKey)
 const { createApiClient } = await import("./api-client")
 const { ALLOWED_UPDATES, createBot, TokenRejectedError } = await import("./bot")
 const { createBotMetrics, PortInUseError, serveMetrics } = await import("./metrics")
+const { createPacer } = await import("./pacer")
+const { createSharedBudgetStore } = await import("./shared-pacing")
 const { createSharedChatLimiter } = await import("./shared-rate-limit")
 const { createMemoryLedger, createSharedLedger } = await import("./update-ledger")
 const { createWebhookReceiver, WebhookPortInUseError, WebhookRejectedError } = await import(
@@ -85,21 +87,23 @@ const api = createApiClient({
   logger,
   metrics,
 })
-// Replicas (REDIS_URL): the per-chat limit and webhook de-duplication live in Redis, keyed by the
-// bot's id (the token's public half). Without it, or while Redis is unavailable, each process
-// keeps them in its own memory.
+// Replicas (REDIS_URL): the per-chat limit, webhook de-duplication and the outbound budget live in
+// Redis, keyed by the bot's id (the token's public half). Without it each process keeps them in
+// its own memory; while Redis is unavailable each replica does so too, sending at its share of
+// Telegram's limits (shared-pacing.ts).
 const botId = config.token.split(":")[0] ?? "bot"
 const redis = config.redisUrl
   ? createSharedRedis({
       url: config.redisUrl,
       logger,
       fallback:
-        "each replica applies the rate limit and de-duplicates updates on its own until it is back",
+        "each replica applies the rate limit, de-duplicates updates and paces its sends on its own until it is back",
     })
   : undefined
+const budget = redis && createSharedBudgetStore({ redis, botId, logger })
 if (config.mode === "webhook" && !redis)
   logger.warn(
-    "BOT_MODE=webhook without REDIS_URL: rate limit and de-duplication are this process's own; run one replica, or set REDIS_URL",
+    "BOT_MODE=webhook without REDIS_URL: rate limit, de-duplication and outbound pacing are this process's own; run one replica, or set REDIS_URL",
     { variable: "REDIS_URL" },
   )
 
@@ -114,6 +118,7 @@ const bot = createBot({
   metrics,
   mode: config.mode,
   limiter: redis && createSharedChatLimiter({ redis, botId, limit: config.rateLimit }),
+  pacer: budget && createPacer({ store: budget }),
   // Notifications are delivered by whoever holds the service key: the API leases them to it alone.
   deliveries: Boolean(config.serviceKey),
 })
@@ -174,6 +179,7 @@ const nps = {
     await bot.stop()
     await receiver?.finish()
     ledger?.close()
+    await budget?.close()
     redis?.close()
     await metricsServer?.stop()
   },

@@ -5,7 +5,8 @@
 // lower rate, so a broadcast leaves room for replies instead of queueing them behind it.
 //
 // The budget's state lives behind BudgetStore (async): in memory for one process, and shared by
-// several replicas when a store keeps it elsewhere (Redis). The waiting line is per process.
+// several replicas when a store keeps it elsewhere (Redis: shared-pacing.ts). The waiting line is
+// per process.
 //
 // A message counts against a window from when it is allowed until `windowMs` after its send
 // *finished*: Telegram counts it when it arrives, which is after we allow it and before we hear
@@ -52,8 +53,8 @@ export interface BudgetStore {
   take(slots: readonly Slot[], id: string, now: number): Promise<Take>
   /** The send of `id` is over: its uses count until `windowMs` after `now`. */
   finish(slots: readonly Slot[], id: string, now: number): Promise<void>
-  /** Nothing is taken before `until` (epoch ms). */
-  pause(until: number): Promise<void>
+  /** Nothing is taken before `until` (ms, on the clock `now` is read from). */
+  pause(until: number, now: number): Promise<void>
 }
 
 /** The budget of one process. */
@@ -179,6 +180,9 @@ export function createPacer(options: PacerOptions = {}): Pacer {
   // containers).
   const instance = crypto.randomUUID().slice(0, 8)
   let seq = 0
+  // This process heard the 429 itself: it holds its own sends at once, without waiting for the
+  // store to record the pause (a round trip away when the store is shared).
+  let pausedUntil = 0
   let pumping = false
   let again = false
   let cancelTimer: (() => void) | undefined
@@ -218,6 +222,11 @@ export function createPacer(options: PacerOptions = {}): Pacer {
         let wake: number | undefined
         for (const waiter of [...queue]) {
           if (!queue.includes(waiter)) continue
+          const holdMs = pausedUntil - clock.now()
+          if (holdMs > 0) {
+            wake = holdMs
+            break
+          }
           const id = `${instance}:${waiter.seq}`
           const taken = await store.take(waiter.slots, id, clock.now())
           if (taken.ok) {
@@ -277,7 +286,9 @@ export function createPacer(options: PacerOptions = {}): Pacer {
       })
     },
     pause(ms) {
-      void store.pause(clock.now() + ms).then(() => pump())
+      const now = clock.now()
+      pausedUntil = Math.max(pausedUntil, now + ms)
+      void store.pause(now + ms, now).then(() => pump())
     },
   }
 }

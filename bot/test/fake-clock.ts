@@ -6,11 +6,25 @@ export interface FakeClock extends Clock {
   advance(ms: number): Promise<void>
 }
 
-const settle = async () => {
-  for (let i = 0; i < 20; i++) await Promise.resolve()
+export interface FakeClockOptions {
+  start?: number
+  /**
+   * Work outside this process that what the timers started waits on (a Redis round trip), or
+   * undefined when there is none: advance() lets it finish too before it moves on.
+   */
+  busy?: () => Promise<unknown> | undefined
 }
 
-export function fakeClock(start = 1_000_000): FakeClock {
+export function fakeClock(options: FakeClockOptions = {}): FakeClock {
+  const { start = 1_000_000, busy } = options
+  const settle = async () => {
+    for (;;) {
+      for (let i = 0; i < 20; i++) await Promise.resolve()
+      const pending = busy?.()
+      if (!pending) return
+      await pending
+    }
+  }
   let now = start
   let nextId = 0
   const timers = new Map<number, { at: number; fn: () => void }>()

@@ -146,6 +146,8 @@ describe("METRICS_PORT in the real process", () => {
     const listening = await bot.waitForLog((r) => r.msg === "metrics listening")
     const port = new URL(String(listening.url)).port
     await standIn.say(5, "/start")
+    // The reply is sent before the update is counted: wait for its log line, which follows.
+    await bot.waitForLog((r) => r.msg === "update handled" && r.outcome === "welcomed")
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
     expect(samples(text).get('nps_bot_updates_total{outcome="welcomed"}')).toBe(1)
 

@@ -4,8 +4,9 @@
 import type { Logger } from "@nps/log"
 import type { SharedRedis } from "@nps/redis"
 import type { NpsApi } from "../src/api-client"
-import { ALLOWED_UPDATES, createBot, type NpsBot } from "../src/bot"
+import { ALLOWED_UPDATES, type CreateBotOptions, createBot, type NpsBot } from "../src/bot"
 import { createPacer } from "../src/pacer"
+import { createSharedBudgetStore } from "../src/shared-pacing"
 import { createSharedChatLimiter } from "../src/shared-rate-limit"
 import type { BotApiStandIn } from "../src/stand-in"
 import { createMemoryLedger, createSharedLedger, type UpdateLedger } from "../src/update-ledger"
@@ -38,6 +39,13 @@ export interface ReplicaOptions {
   drainTimeoutMs?: number
   /** Leave start() to the test. */
   start?: boolean
+  /**
+   * Outbound limits: none (default; the inbound limit is under test), or Telegram's, in the
+   * budget shared through `redis`.
+   */
+  pacing?: "none" | "shared"
+  /** Deliver notifications (the API must be real). */
+  deliveries?: CreateBotOptions["deliveries"]
 }
 
 export async function startReplica(options: ReplicaOptions): Promise<Replica> {
@@ -45,6 +53,11 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
   const logs = captureLogs([standIn.token, WEBHOOK_SECRET])
   const redis = options.redis?.(logs.logger)
   const botId = standIn.botInfo.id
+  const budget =
+    options.pacing === "shared" && redis
+      ? createSharedBudgetStore({ redis, botId, logger: logs.logger })
+      : undefined
+  if (options.pacing === "shared" && !budget) throw new Error("shared pacing needs redis")
   const nps = createBot({
     config: {
       token: standIn.token,
@@ -56,8 +69,9 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     logger: logs.logger,
     info: standIn.botInfo,
     mode: "webhook",
-    // The inbound limit is under test here, not Telegram's outbound one (see NO_LIMITS).
-    pacer: createPacer({ limits: NO_LIMITS }),
+    // Unless asked, the inbound limit is under test here, not Telegram's outbound one (NO_LIMITS).
+    pacer: budget ? createPacer({ store: budget }) : createPacer({ limits: NO_LIMITS }),
+    deliveries: options.deliveries,
     limiter: redis && createSharedChatLimiter({ redis, botId, limit: rateLimit }),
     drainTimeoutMs: options.drainTimeoutMs ?? 2_000,
     drainGraceMs: 500,
@@ -102,6 +116,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
         await nps.stop()
         await receiver.finish()
         ledger.close()
+        await budget?.close()
         redis?.close()
       })()
       return stopped

@@ -167,6 +167,50 @@ if (TEST_REDIS_URL) {
       expect(b.logs.text()).toContain("Redis available again")
     })
 
+    test("the real process with REDIS_URL sends from the bot's budget in Redis, and leaves it when stopped", async () => {
+      const standIn = await startBotApiStandIn({ token: freshToken() })
+      cleanup.push(() => standIn.close())
+      const port = closedPort()
+      const bot = spawnBot({
+        NPS_BOT_TOKEN: standIn.token,
+        TELEGRAM_API_ROOT: standIn.url,
+        TELEGRAM_BOT_API_URL: "http://127.0.0.1:9/api",
+        BOT_MODE: "webhook",
+        WEBHOOK_URL: `http://127.0.0.1:${port}/telegram/webhook`,
+        WEBHOOK_SECRET,
+        WEBHOOK_HOST: "127.0.0.1",
+        WEBHOOK_PORT: String(port),
+        REDIS_URL: redisUrl,
+      })
+      cleanup.push(() => bot.proc.kill("SIGKILL"))
+      await bot.waitForLog((r) => r.msg === "webhook registered", 15_000)
+      const raw = rawRedis()
+      cleanup.push(() => raw.close())
+      const keys = (name: string) => `nps:bot:${standIn.botInfo.id}:${name}`
+      const update = standIn.draft(70, "/help")
+      cleanup.push(() =>
+        raw.del(
+          keys("pacers"),
+          keys("pace:all"),
+          keys("pace:chat:70"),
+          keys(`update:${update.update_id}`),
+        ),
+      )
+      expect(
+        (await standIn.post(update, { url: `http://127.0.0.1:${port}/telegram/webhook` })).status,
+      ).toBe(200)
+      expect(textsTo(standIn, 70)).toHaveLength(1)
+      // The reply counts in the bot's windows (overall and the chat's) until a second after it.
+      for (const window of ["pace:all", "pace:chat:70"])
+        expect(await raw.send("ZCARD", [keys(window)])).toBe(1)
+      expect(await raw.send("ZCARD", [keys("pacers")])).toBe(1)
+
+      bot.proc.kill("SIGTERM")
+      expect(await bot.proc.exited).toBe(0)
+      // A replica that stopped is no longer counted among those sharing the budget.
+      expect(await raw.send("ZCARD", [keys("pacers")])).toBe(0)
+    }, 30_000)
+
     test("a replica killed mid-update: its claim lapses and Telegram's redelivery is handled by the other, once", async () => {
       const standIn = await startBotApiStandIn({ token: freshToken() })
       cleanup.push(() => standIn.close())

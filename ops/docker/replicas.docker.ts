@@ -2,7 +2,9 @@
 // "Scaling out" runs it — compose.yaml + compose.replicas.yaml (Redis, two API replicas, two bot
 // replicas in webhook mode) + the Telegram stand-in, which POSTs updates to the bots' webhook.
 // A conversation through it, one update posted to both bot replicas (handled once), a burst from
-// one chat spread over both (exactly the limit), a clean stop, no secret in the logs, down -v.
+// one chat spread over both (exactly the limit, each update handled once however often it is
+// redelivered), a notification accepted by one API replica and delivered from the budget both
+// bot replicas share, a clean stop, no secret in the logs, down -v.
 // Needs the redis image (pulled, or a local stand-in under its tag); says so and passes without.
 import { afterAll, expect, test } from "bun:test"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
@@ -63,7 +65,7 @@ if (missing) {
   const hex = (bytes: number) =>
     Buffer.from(crypto.getRandomValues(new Uint8Array(bytes))).toString("hex")
 
-  test("compose.replicas.yaml: two API and two webhook bot replicas on Redis, healthy, one conversation, handled once, limited exactly, stopped cleanly", async () => {
+  test("compose.replicas.yaml: two API and two webhook bot replicas on Redis, healthy, one conversation, handled once, limited exactly, a notification delivered, stopped cleanly", async () => {
     const serviceKey = `nps_${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url")}`
     const apiPorts = freeRange()
     const webhookPorts = freeRange()
@@ -194,12 +196,83 @@ if (missing) {
       expect((await post(portB, once)).status).toBe(200)
       expect(await sent(43)).toHaveLength(1)
 
+      // A burst from one chat over both replicas. Its 21 replies go at Telegram's 1 a second to a
+      // private chat, longer than a webhook request waits (10 s): the later ones answer 503 and,
+      // as Telegram does, are delivered again after Retry-After (to either replica) until 200.
+      const deliver = async (body: unknown, first: number) => {
+        for (let attempt = 0; attempt < 60; attempt++) {
+          const answer = await post(attempt % 2 ? (first === portA ? portB : portA) : first, body)
+          if (answer.status !== 503) return answer.status
+          await Bun.sleep(1_000 * Number(answer.headers.get("retry-after") ?? 1))
+        }
+        return 503
+      }
       const burst = Array.from({ length: 25 }, () => update(44, "/help"))
-      const answers = await Promise.all(burst.map((u, i) => post(i % 2 ? portB : portA, u)))
-      expect(answers.map((r) => r.status)).toEqual(Array(25).fill(200))
+      const answers = await Promise.all(burst.map((u, i) => deliver(u, i % 2 ? portB : portA)))
+      expect(answers).toEqual(Array(25).fill(200))
       const texts = await sent(44)
       expect(texts.filter((t) => t.includes("/profile"))).toHaveLength(20)
       expect(texts.filter((t) => /slow down/i.test(t))).toHaveLength(1)
+
+      // A notification, accepted by one API replica, followed on the other, sent by a bot replica.
+      const service = await admin(
+        ["create-user", "--username", "oracle-service", "--password-stdin"],
+        "another long password\n",
+      )
+      expect(service.code).toBe(0)
+      const notifyKey = (
+        JSON.parse(
+          (
+            await admin([
+              "create-key",
+              "--username",
+              "oracle-service",
+              "--name",
+              "alerts",
+              "--scopes",
+              "telegram:notify",
+              "--json",
+            ])
+          ).stdout,
+        ) as { key: string }
+      ).key
+      const before = (await sent(42)).length
+      const accepted = await fetch(`http://127.0.0.1:${apiPorts[1]}/api/telegram/notifications`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${notifyKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ username: "alice", text: "Your reading is ready." }),
+      })
+      expect(accepted.status).toBe(202)
+      const { id } = (await accepted.json()) as { id: string }
+      const delivered = await fetch(`${standIn}/_sent?chat=42&count=${before + 1}`)
+      expect(delivered.status).toBe(200)
+      expect(((await delivered.json()) as string[]).slice(before)).toEqual([
+        "Your reading is ready.",
+      ])
+      // The bot reports after Telegram answered: the status follows within moments.
+      let status = ""
+      for (const deadline = Date.now() + 15_000; Date.now() < deadline; ) {
+        const view = await fetch(
+          `http://127.0.0.1:${apiPorts[0]}/api/telegram/notifications/${id}`,
+          {
+            headers: { authorization: `Bearer ${notifyKey}` },
+          },
+        )
+        status = ((await view.json()) as { status: string }).status
+        if (status !== "queued") break
+        await Bun.sleep(200)
+      }
+      expect(status).toBe("sent")
+      // Both bot replicas draw from one outbound budget: each says so in Redis.
+      const pacers = await compose([
+        "exec",
+        "-T",
+        "redis",
+        "redis-cli",
+        "ZCARD",
+        `nps:bot:${dotenv.NPS_BOT_TOKEN.split(":")[0]}:pacers`,
+      ])
+      expect(pacers.stdout.trim()).toBe("2")
 
       const perReplica: Record<string, number> = {}
       for (const row of rows.filter((r) => r.Service === "telegram-bot")) {
@@ -224,6 +297,7 @@ if (missing) {
       for (const secret of [
         serviceKey,
         aliceKey,
+        notifyKey,
         dotenv.NPS_BOT_TOKEN,
         dotenv.JWT_SECRET,
         dotenv.WEBHOOK_SECRET,

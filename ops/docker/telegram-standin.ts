@@ -3,7 +3,8 @@
 // POSTs updates to the URL the bot registered, as Telegram does — and a person or a test talks
 // to the bot through extra routes on the same port:
 //   GET /_say?chat=42&text=/start[&count=1]   a user's message; answers the bot's replies (JSON)
-//   GET /_sent?chat=42                        every text the bot sent to that chat
+//   GET /_sent?chat=42[&count=2]              every text the bot sent to that chat (with count:
+//                                             once there are that many, e.g. a notification)
 //   GET /_calls                               every Bot API call the bot made, with its status
 //   GET /_webhook                             the webhook's URL, and every delivery to it
 import { startBotApiStandIn } from "../../bot/src/stand-in"
@@ -27,6 +28,12 @@ const server = Bun.serve({
     }
     if (url.pathname === "/_sent") {
       const chat = Number(url.searchParams.get("chat") ?? 42)
+      const count = Number(url.searchParams.get("count") ?? 0)
+      try {
+        if (count > 0) await standIn.replies(chat, count, { since: 0, timeoutMs: 20_000 })
+      } catch (error) {
+        return Response.json({ error: String(error) }, { status: 504 })
+      }
       return Response.json(standIn.sent(chat).map((c) => String(c.params.text)))
     }
     if (url.pathname === "/_calls")
