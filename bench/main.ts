@@ -2,7 +2,7 @@
 // runs, printed as Markdown and written to bench/results.md. Needs only a local Postgres:
 // BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres) is where a throwaway
 // database is created and, at the end, dropped. BENCH_RUNS (3) and BENCH_SECONDS (5) size it;
-// BENCH_ONLY=status,link,bot,startup runs a subset (printed, not written to results.md);
+// BENCH_ONLY=status,link,bot,startup,delivery runs a subset (printed, not written to results.md);
 // BENCH_CPU_PROF=<dir> runs the API and the reference under Bun's CPU profiler.
 import { mkdtempSync, rmSync } from "node:fs"
 import { availableParallelism, loadavg, tmpdir } from "node:os"
@@ -15,7 +15,7 @@ import { cpuMs, peakRssMb, ROOT, runLoad, type Server, startApi, startReference 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres"
 const RUNS = Number(process.env.BENCH_RUNS || 3)
 const SECONDS = Number(process.env.BENCH_SECONDS || 5)
-const SCENARIOS = ["status", "link", "bot", "startup"]
+const SCENARIOS = ["status", "link", "bot", "startup", "delivery"]
 const ONLY = new Set((process.env.BENCH_ONLY || SCENARIOS.join(",")).split(","))
 const CONNECTIONS = [1, 32, 128]
 const LINK_CONNECTIONS = 32
@@ -218,15 +218,19 @@ async function startupScenario(botRuns: BotRun[]): Promise<string[]> {
   ]
 }
 
-// ── Notification delivery ────────────────────────────────────────────────────────────────────
-// Reserved for the notifications issue: POST /api/telegram/notifications for many users and the
-// bot delivering through the stand-in (sent/s, accepted→sent p50/p99, Telegram's limits held).
-// Its runner goes here, and its section into `sections` below.
-const notificationScenario = async (): Promise<string[]> => [
-  "## Notification delivery",
-  "",
-  "Not measured yet: arrives with the notifications feature.",
-]
+/** Notification delivery runs in a process of its own (API, bot and stand-in in it). */
+async function deliveryScenario(): Promise<string[]> {
+  progress("notification delivery: 3,000 notifications to 3,000 chats, then one chat, then idle")
+  const child = Bun.spawn(["bun", "bench/delivery.ts"], {
+    cwd: ROOT,
+    env: { ...process.env, BENCH_DATABASE_URL: ADMIN_URL },
+    stdout: "pipe",
+    stderr: "inherit",
+  })
+  const output = await new Response(child.stdout).text()
+  if ((await child.exited) !== 0) throw new Error("bench/delivery.ts failed")
+  return output.trim().split("\n")
+}
 
 function header(): string[] {
   const git = (...args: string[]) =>
@@ -269,7 +273,7 @@ try {
     sections.push(bot.lines)
   }
   if (ONLY.has("startup")) sections.push(await startupScenario(botRuns))
-  sections.push(await notificationScenario())
+  if (ONLY.has("delivery")) sections.push(await deliveryScenario())
 
   const report = [header(), ...sections].map((lines) => lines.join("\n")).join("\n\n")
   if (SCENARIOS.every((s) => ONLY.has(s))) {
