@@ -6,8 +6,8 @@ import { createLogger } from "@nps/log"
 import { type CommandSpec, didYouMean, helpText, parseCommand, UsageError } from "./cli"
 import { databaseSecrets } from "./config"
 
-const WHERE = `Uses DATABASE_URL, or embedded PGlite in PGLITE_DIR (default ./.data/pglite), which no
-other process may have open.`
+const WHERE = `Uses DATABASE_URL, or embedded PGlite in PGLITE_DIR (default ./.data/pglite); while the
+API holds that directory, through the socket it serves beside it.`
 
 const COMMANDS = {
   migrate: {
