@@ -99,6 +99,9 @@ export async function runBot(options: BotOptions): Promise<BotRun> {
     }[] = []
     let offset = 0
     for (const phase of PHASES) {
+      // A quiet second first: the previous phase's replies count against Telegram's 30 a second
+      // for a second after they are sent, and would hold this phase's first replies back.
+      await Bun.sleep(1_000)
       const timed = chats.slice(offset, offset + phase.chats)
       offset += phase.chats
       const totals = new Map<number, number>()
@@ -152,6 +155,7 @@ export async function runBot(options: BotOptions): Promise<BotRun> {
     // Memory: every chat's /status queued at once, replied to at Telegram's 30 a second.
     let burstRun: BotRun["burst"]
     if (burst) {
+      await Bun.sleep(1_000)
       const burstStart = performance.now()
       await Promise.all(chats.map((chat) => status(chat)))
       burstRun = {
