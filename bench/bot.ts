@@ -6,7 +6,7 @@
 import { readFileSync, statSync } from "node:fs"
 import { startBotApiStandIn } from "../bot/src/stand-in"
 import { percentile } from "./load"
-import { baseEnv, peakRssMb, ROOT, rssMb } from "./processes"
+import { baseEnv, cpuMs, peakRssMb, ROOT, rssMb } from "./processes"
 
 /**
  * Timed phases, paced inside Telegram's limits (the bot keeps to 30 messages a second overall, so
@@ -25,6 +25,8 @@ export interface Timed {
   /** The bot's share: total minus the API call. */
   addedP50: number
   addedP99: number
+  /** The bot process's CPU time (user + system) per update, µs: its work, without the waiting. */
+  cpuUs: number
   errors: number
 }
 
@@ -95,6 +97,7 @@ export async function runBot(options: BotOptions): Promise<BotRun> {
       chats: number[]
       totals: Map<number, number>
       seconds: number
+      cpuUs: number
       errors: number
     }[] = []
     let offset = 0
@@ -107,6 +110,7 @@ export async function runBot(options: BotOptions): Promise<BotRun> {
       const totals = new Map<number, number>()
       let errors = 0
       const phaseStart = performance.now()
+      const cpuBefore = cpuMs(bot.pid)
       // Group after group of `atOnce` chats, each group started `everyMs` after the previous one
       // and once its replies are all in.
       for (let from = 0; from < timed.length; from += phase.atOnce) {
@@ -125,6 +129,7 @@ export async function runBot(options: BotOptions): Promise<BotRun> {
         chats: timed,
         totals,
         seconds: (performance.now() - phaseStart) / 1000,
+        cpuUs: ((cpuMs(bot.pid) - cpuBefore) * 1000) / timed.length,
         errors,
       })
     }
@@ -138,7 +143,7 @@ export async function runBot(options: BotOptions): Promise<BotRun> {
       const chat = Number(entry.path.slice("/api/telegram/status/".length))
       if (!apiMs.has(chat)) apiMs.set(chat, entry.duration_ms)
     }
-    const timed = phases.map(({ chats: sent, totals, seconds, errors }): Timed => {
+    const timed = phases.map(({ chats: sent, totals, seconds, cpuUs, errors }): Timed => {
       const sorted = [...totals.values()].sort((a, b) => a - b)
       const added = [...totals].map(([chat, total]) => total - (apiMs.get(chat) ?? 0))
       added.sort((a, b) => a - b)
@@ -148,6 +153,7 @@ export async function runBot(options: BotOptions): Promise<BotRun> {
         p99: percentile(sorted, 0.99),
         addedP50: percentile(added, 0.5),
         addedP99: percentile(added, 0.99),
+        cpuUs,
         errors: errors + sent.filter((chat) => !apiMs.has(chat)).length,
       }
     })

@@ -176,16 +176,16 @@ async function botScenario(
   }
   const phaseRows = PHASES.map((phase, i) => {
     const rs = runs.map((r) => r.phases[i] as NonNullable<BotRun["phases"][number]>)
-    return `| ${phase.atOnce} every ${phase.everyMs} ms | ${int(med(rs, (r) => r.updatesPerSec))} | ${ms(med(rs, (r) => r.p50))} | ${ms(med(rs, (r) => r.p99))} | ${ms(med(rs, (r) => r.addedP50))} | ${ms(med(rs, (r) => r.addedP99))} | ${sum(rs, (r) => r.errors)} |`
+    return `| ${phase.atOnce} every ${phase.everyMs} ms | ${int(med(rs, (r) => r.updatesPerSec))} | ${ms(med(rs, (r) => r.p50))} | ${ms(med(rs, (r) => r.p99))} | ${ms(med(rs, (r) => r.addedP50))} | ${ms(med(rs, (r) => r.addedP99))} | ${int(med(rs, (r) => r.cpuUs))} | ${sum(rs, (r) => r.errors)} |`
   })
   const burst = runs.at(-1)?.burst
   const lines = [
     "## Bot pipeline",
     "",
-    `\`bun bot/src/main.ts\` as its image runs it (\`BUN_JSC_useJIT=0\`, \`NODE_ENV=production\`, \`LOG_LEVEL=info\`) between the Bot API stand-in and the API above. \`/status\` from distinct linked chats (${PHASES.map((p) => `${thousands(p.chats)} chats ${p.atOnce} at a time, a group every ${p.everyMs} ms`).join("; then ")}: offered inside Telegram's 30 replies a second, which the bot keeps to), each timed from the update leaving the stand-in in a \`getUpdates\` answer to the reply's \`sendMessage\` reaching it. "Bot's share" subtracts the time the API spent on the call (its request log).`,
+    `\`bun bot/src/main.ts\` as its image runs it (\`BUN_JSC_useJIT=0\`, \`NODE_ENV=production\`, \`LOG_LEVEL=info\`) between the Bot API stand-in and the API above. \`/status\` from distinct linked chats (${PHASES.map((p) => `${thousands(p.chats)} chats ${p.atOnce} at a time, a group every ${p.everyMs} ms`).join("; then ")}: offered inside Telegram's 30 replies a second, which the bot keeps to), each timed from the update leaving the stand-in in a \`getUpdates\` answer to the reply's \`sendMessage\` reaching it. "Bot's share" subtracts the time the API spent on the call (its request log); at this pace every hop wakes an idle process, so it is mostly waiting, and "bot CPU" (the bot process's user + system time per update, from /proc) is its own work.`,
     "",
-    "| offered | updates/s | p50 ms | p99 ms | bot's share p50 ms | bot's share p99 ms | errors |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| offered | updates/s | p50 ms | p99 ms | bot's share p50 ms | bot's share p99 ms | bot CPU µs/update | errors |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...phaseRows,
     ...(burst
       ? [
