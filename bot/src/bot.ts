@@ -346,12 +346,17 @@ export function createBot(options: CreateBotOptions): NpsBot {
       : undefined,
   })
 
-  metrics?.track({ pending: () => dispatcher.pending, lastPollAt: () => poller.lastSuccessAt })
+  metrics?.track({
+    pending: () => dispatcher.pending,
+    lastPollAt: () => poller.lastSuccessAt,
+    outboundWaiting: () => pacer.waiting,
+  })
   const deliveries = options.deliveries
     ? createDeliveryLoop({
         ...(typeof options.deliveries === "object" && options.deliveries),
         api,
         logger,
+        onOutcome: metrics && ((outcome, error) => metrics.delivery(outcome, error)),
         send: (d, signal) => {
           // Plain text exactly as accepted: no parse_mode, no entities.
           const params = { chat_id: d.telegram_chat_id, text: d.text }

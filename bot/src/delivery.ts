@@ -35,6 +35,8 @@ export interface DeliveryLoopOptions {
   /** At stop: how long sends already on the wire may take to finish, and reports to land. */
   stopGraceMs?: { sends: number; reports: number }
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>
+  /** Told how each delivery ended here ("handed_back": returned unsent at stop or lease end). */
+  onOutcome?: (outcome: Outcome["outcome"] | "handed_back", error?: string) => void
 }
 
 export interface DeliveryLoop {
@@ -86,6 +88,7 @@ export function createDeliveryLoop(options: DeliveryLoopOptions): DeliveryLoop {
     retryBackoff = { initialSeconds: 2, maxSeconds: 300 },
     stopGraceMs = { sends: 3_000, reports: 2_000 },
     sleep = abortableSleep,
+    onOutcome,
   } = options
   // Lease again once half the capacity is free: fewer, fuller leases.
   const lowWater = Math.floor(capacity / 2)
@@ -141,7 +144,10 @@ export function createDeliveryLoop(options: DeliveryLoopOptions): DeliveryLoop {
     kick()
     if (held.size <= lowWater) freed?.()
   }
-  const handBack = (d: Delivery) => settle(d, { outcome: "retry", retry_after_seconds: 0 })
+  const handBack = (d: Delivery) => {
+    onOutcome?.("handed_back")
+    settle(d, { outcome: "retry", retry_after_seconds: 0 })
+  }
 
   const deliver = async (d: Delivery, expiresAt: number) => {
     // Give up waiting for a turn in time to hand it back before the lease runs out.
@@ -155,6 +161,7 @@ export function createDeliveryLoop(options: DeliveryLoopOptions): DeliveryLoop {
         outcome: "sent",
         ...(chatId !== d.telegram_chat_id && { chat_id: chatId }),
       })
+      onOutcome?.("sent")
       logger.info("notification delivered", {
         delivery_id: d.id,
         notification_id: d.notification_id,
@@ -165,6 +172,7 @@ export function createDeliveryLoop(options: DeliveryLoopOptions): DeliveryLoop {
       if (signal.aborted && !(error instanceof TelegramError)) return handBack(d)
       const outcome = outcomeOf(error, d.attempts, retryBackoff)
       settle(d, outcome)
+      onOutcome?.(outcome.outcome, outcome.outcome === "failed" ? outcome.error : undefined)
       logger[outcome.outcome === "failed" ? "info" : "warn"]("notification not delivered", {
         delivery_id: d.id,
         notification_id: d.notification_id,

@@ -14,6 +14,8 @@ export interface BotMetrics {
   telegramError(method: string, code: number | "network"): void
   /** A message over the per-chat limit; `replied` when it got the one "Slow down". */
   rateLimited(replied: boolean): void
+  /** One notification delivery settled by this bot: sent, retry, failed (with why) or handed back. */
+  delivery(outcome: string, error?: string): void
   /** Where the gauges read their values when scraped (the bot, once it is built). */
   track(sources: GaugeSources): void
 }
@@ -23,6 +25,8 @@ export interface GaugeSources {
   pending(): number
   /** When getUpdates last succeeded (ms since epoch). */
   lastPollAt(): number | undefined
+  /** Messages waiting for their turn in the outbound budget. */
+  outboundWaiting(): number
 }
 
 export function createBotMetrics(): BotMetrics {
@@ -53,6 +57,20 @@ export function createBotMetrics(): BotMetrics {
     help: 'Messages over the per-chat rate limit (replied="true": the one "Slow down" reply)',
     labelNames: ["replied"] as const,
     registers,
+  })
+  const deliveries = new Counter({
+    name: "nps_bot_deliveries_total",
+    help: "Notification deliveries settled by this bot, by outcome (sent, retry, failed, handed_back) and, when failed, why",
+    labelNames: ["outcome", "error"] as const,
+    registers,
+  })
+  new Gauge({
+    name: "nps_bot_outbound_waiting",
+    help: "Messages (replies and deliveries) waiting for their turn within Telegram's limits",
+    registers,
+    collect() {
+      this.set(sources?.outboundWaiting() ?? 0)
+    },
   })
   new Gauge({
     name: "nps_bot_pending_updates",
@@ -86,6 +104,7 @@ export function createBotMetrics(): BotMetrics {
       apiCalls.observe({ endpoint, status: String(status) }, seconds),
     telegramError: (method, code) => telegramErrors.inc({ method, code: String(code) }),
     rateLimited: (replied) => rateLimited.inc({ replied: String(replied) }),
+    delivery: (outcome, error = "") => deliveries.inc({ outcome, error }),
     track: (given) => {
       sources = given
     },

@@ -8,6 +8,7 @@ import { Bot } from "gramio"
 import { req } from "../../api/test/helpers"
 import { createApiClient, type DeliveryReport, type NpsApi } from "../src/api-client"
 import { createDeliveryLoop } from "../src/delivery"
+import { createBotMetrics } from "../src/metrics"
 import { createPacer } from "../src/pacer"
 import { type BotApiStandIn, startBotApiStandIn } from "../src/stand-in"
 import {
@@ -179,9 +180,15 @@ for (const driver of drivers()) {
       const a = await notify(reader.user.username, "first")
       const b = await notify(reader.user.username, "second")
       standIn.chatMember(blocked, "kicked")
-      const { watch } = await deliveringBot({ standIn })
+      const metrics = createBotMetrics()
+      const { watch } = await deliveringBot({ standIn, metrics })
       // "second" to the blocked chat fails with "first", unsent: three results in all.
       await watch.settledCount(3)
+      // What an operator's dashboard shows of it.
+      const scraped = await metrics.registry.metrics()
+      expect(scraped).toContain('nps_bot_deliveries_total{outcome="sent",error=""} 2')
+      expect(scraped).toContain('nps_bot_deliveries_total{outcome="failed",error="blocked"} 1')
+      expect(scraped).toContain("nps_bot_outbound_waiting 0")
       expect(standIn.sent(blocked).filter((c) => c.status === 200)).toEqual([])
       expect(standIn.sent(blocked).filter((c) => c.status === 403)).toHaveLength(1)
       for (const id of [a.id, b.id])
