@@ -9,7 +9,7 @@
 import { randomBytes } from "node:crypto"
 import { dirname, join, relative, resolve } from "node:path"
 import { createDb, migrate } from "@nps/db"
-import { type CommandSpec, helpText, parseCommand, UsageError } from "../api/src/cli"
+import { answerCommandLine, type CommandSpec } from "../api/src/cli"
 import { generateApiKey } from "../api/src/credentials"
 import { type BotApiStandIn, startBotApiStandIn } from "../bot/src/stand-in"
 import { runChat } from "./dev/chat"
@@ -29,16 +29,7 @@ Reads DATABASE_URL (Postgres instead of PGlite), PGLITE_DIR (default ./.data/pgl
   options: {},
 }
 // --help, or anything it does not understand, before a database or a port is touched.
-try {
-  if (parseCommand(process.argv.slice(2), COMMAND) === "help") {
-    console.log(helpText(COMMAND))
-    process.exit(0)
-  }
-} catch (error) {
-  if (!(error instanceof UsageError)) throw error
-  console.error(`dev: ${error.message}\nRun bun run dev --help for usage.`)
-  process.exit(1)
-}
+answerCommandLine(COMMAND, "dev", "bun run dev --help")
 
 const env = process.env
 const value = (name: string) => (env[name]?.trim() ? env[name]?.trim() : undefined)

@@ -123,3 +123,20 @@ export function parseCommand(args: string[], spec: CommandSpec): Values | "help"
   }
   return values.help ? "help" : values
 }
+
+/**
+ * For an entry point whose only option is --help: prints its help and exits 0, or names the
+ * mistake and exits 1; returns only when the command line is empty.
+ */
+export function answerCommandLine(spec: CommandSpec, name: string, helpCommand: string): void {
+  try {
+    if (parseCommand(process.argv.slice(2), spec) === "help") {
+      console.log(helpText(spec))
+      process.exit(0)
+    }
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error
+    console.error(`${name}: ${error.message}\nRun ${helpCommand} for usage.`)
+    process.exit(1)
+  }
+}

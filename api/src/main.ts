@@ -4,7 +4,7 @@ import { createLogger } from "@nps/log"
 import { createSharedRedis, redisSecrets } from "@nps/redis"
 import { createApp } from "./app"
 import { ensureServiceKey } from "./bootstrap"
-import { type CommandSpec, helpText, parseCommand, UsageError } from "./cli"
+import { answerCommandLine, type CommandSpec } from "./cli"
 import { ConfigError, databaseSecrets, loadConfig } from "./config"
 import { describeForLog, isDatabaseUnavailable } from "./errors"
 import { listen, PortInUseError } from "./transport"
@@ -18,16 +18,7 @@ TELEGRAM_BOT_USERNAME, REDIS_URL, LOG_LEVEL. See the README's Configuration sect
   options: {},
 }
 // --help is answered before anything is read, opened or bound.
-try {
-  if (parseCommand(process.argv.slice(2), COMMAND) === "help") {
-    console.log(helpText(COMMAND))
-    process.exit(0)
-  }
-} catch (error) {
-  if (!(error instanceof UsageError)) throw error
-  console.error(`api: ${error.message}\nRun bun api/src/main.ts --help for usage.`)
-  process.exit(1)
-}
+answerCommandLine(COMMAND, "api", "bun api/src/main.ts --help")
 
 const SHUTDOWN_BUDGET_MS = 8_000
 // Per query, waiting for a pooled connection included: requests answer 503 well within 5 s
