@@ -66,7 +66,10 @@ export interface FloodLimits {
   groupChat: FloodLimit
 }
 
-/** Telegram's documented limits for messages. */
+/**
+ * Telegram's documented limits for messages. Written out again rather than imported from the
+ * pacer on purpose: the stand-in is the pacer's judge, so a wrong limit there must not be shared.
+ */
 export const TELEGRAM_FLOOD_LIMITS: FloodLimits = {
   overall: { limit: 30, windowMs: 1_000 },
   privateChat: { limit: 1, windowMs: 1_000 },
