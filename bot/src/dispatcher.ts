@@ -4,6 +4,7 @@
 // fed through this instead. Duplicate deliveries (same update_id) are dropped.
 import type { TelegramUpdate } from "@gramio/types"
 import { describeError, type Logger } from "@nps/log"
+import { laneKey } from "./lane"
 
 export interface Dispatcher {
   /** Queues an update; false when it was a duplicate and is ignored. */
@@ -29,22 +30,6 @@ export interface DispatcherOptions {
   maxPending?: number
   /** How many recent update ids are remembered to drop re-deliveries. */
   rememberIds?: number
-}
-
-/** The chat an update belongs to; updates without one share a lane keyed by the sender. */
-export function laneKey(update: TelegramUpdate): string {
-  for (const [key, value] of Object.entries(update)) {
-    if (key === "update_id" || typeof value !== "object" || value === null) continue
-    const payload = value as {
-      chat?: { id?: number }
-      message?: { chat?: { id?: number } }
-      from?: { id?: number }
-    }
-    const chatId = payload.chat?.id ?? payload.message?.chat?.id
-    if (chatId !== undefined) return `chat:${chatId}`
-    if (payload.from?.id !== undefined) return `user:${payload.from.id}`
-  }
-  return "none"
 }
 
 export function createDispatcher(options: DispatcherOptions): Dispatcher {

@@ -18,7 +18,7 @@ import type {
   TelegramUpdate,
   TelegramUser,
 } from "@gramio/types"
-import { laneKey } from "./dispatcher"
+import { laneKey } from "./lane"
 
 export type ChatType = "private" | "group" | "supergroup" | "channel"
 
