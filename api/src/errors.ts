@@ -92,8 +92,12 @@ export function describeForLog(error: unknown): Record<string, string> {
   if (driver instanceof Error) {
     return { name: driver.name, code: String(codeOf(driver)), message: driver.message }
   }
-  if (!(error instanceof Error)) return { message: String(error) }
-  return { name: error.name, message: error.message, stack: error.stack ?? "" }
+  // No driver code (PGlite closed, a WASM abort): the deepest cause that is not a query error
+  // (Drizzle's carry the SQL and its parameters in `params`, in their message and stack).
+  const plain = causes(error).findLast((e) => !(e && typeof e === "object" && "params" in e))
+  if (!(plain instanceof Error))
+    return { message: plain === undefined ? "a query failed" : String(plain) }
+  return { name: plain.name, message: plain.message, stack: plain.stack ?? "" }
 }
 
 export interface ErrorReply {

@@ -48,6 +48,20 @@ test("an unreachable database gives 503 on health and on data endpoints, never 5
   }
 })
 
+test("a closed embedded database: 503, and the failed lookup's bound values (a key's hash) are never logged", async () => {
+  const { db, close } = await createDb({ memory: true })
+  const { app, logText } = makeApp(db)
+  await close()
+  const status = await req(app, "GET", "/api/telegram/status/1", { token: SERVICE_KEY })
+  expect(status.status).toBe(503)
+  for (const text of [status.text, logText()]) {
+    expect(text).not.toContain(SERVICE_KEY)
+    expect(text).not.toContain(hashApiKey(SERVICE_KEY))
+    expect(text).not.toMatch(/params|Failed query/)
+  }
+  expect(logText()).toContain("PGlite is closed")
+})
+
 // Needs a real Postgres behind the relay; registered only when one is configured.
 if (process.env.TEST_DATABASE_URL) {
   test("[postgres] database frozen: every request answers 503 while it is silent, then the API recovers by itself", async () => {
