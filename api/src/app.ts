@@ -34,6 +34,8 @@ export interface AppOptions {
   /** LISTEN on the database (Database.listen): waiting leases hear of other replicas' work. */
   listen?: Listen
   deliveries?: Partial<{ leaseMs: number; recheckMs: number }>
+  /** Aborted when the server is stopping: waiting leases answer at once, so it can stop. */
+  stopping?: AbortSignal
 }
 
 /** A bot that dies holding a lease has its deliveries leased again after this. */
@@ -87,6 +89,7 @@ export function createApp({
   redis,
   listen,
   deliveries,
+  stopping,
 }: AppOptions) {
   const limiter = (name: string, limit: RateLimit): Limiter => {
     const local = createRateLimiter(limit, () => now().getTime())
@@ -96,7 +99,7 @@ export function createApp({
   const deps: Deps = { db, config, logger, now, jwt, limiter, keys: createKeyVerifier(db) }
   const allLimits = { ...DEFAULT_LIMITS, ...limits }
   const started = new WeakMap<Request, { id: string; at: number }>()
-  const wakeup = createWakeup({ listen, channel: DELIVERIES_CHANNEL, logger })
+  const wakeup = createWakeup({ listen, channel: DELIVERIES_CHANNEL, logger, stopping })
   const metrics = createMetrics(dbStats, () => wakeup.waiting)
   const outage = outageLog(logger)
   let routes: () => readonly { method: string; path: string; hooks: object }[] = () => []

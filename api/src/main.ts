@@ -94,6 +94,8 @@ const redis =
         logger,
         fallback: "each replica applies the login and link limits on its own until it is back",
       })
+// Aborted first when this server stops (shutdown, or a hot reload): waiting leases answer then.
+const serverStopping = new AbortController()
 const app = createApp({
   db: database.db,
   config,
@@ -101,6 +103,7 @@ const app = createApp({
   dbStats: database.stats,
   listen: database.listen,
   redis,
+  stopping: serverStopping.signal,
 })
 // Postgres may be down while we start: the health probe logs that once, and we serve 503s
 // until it is back rather than exit (the API recovers by itself).
@@ -141,6 +144,7 @@ try {
 }
 hot.__npsServer = {
   stop: async () => {
+    serverStopping.abort()
     await app.stop()
     redis?.close()
   },

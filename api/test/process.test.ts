@@ -226,3 +226,30 @@ test("start:api --help prints its usage and opens nothing; an unknown option is 
   expect(wrong.stderr).toContain("unknown option --prot")
   expect(existsSync(fresh)).toBe(false)
 })
+
+test("SIGTERM while the bot's lease request is waiting for deliveries: it gets an empty lease and the API exits 0 at once", async () => {
+  const serviceKey = generateApiKey()
+  const api = await startApi({
+    PGLITE_DIR: join(tmp, "pglite-lease"),
+    TELEGRAM_BOT_SERVICE_KEY: serviceKey,
+  })
+  const lease = fetch(`${api.base}/telegram/deliveries/lease`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${serviceKey}`, "content-type": "application/json" },
+    body: JSON.stringify({ wait_seconds: 25 }),
+  })
+  // The lease is parked once the metrics count it.
+  for (;;) {
+    const metrics = await (await fetch(`${api.base.replace(/\/api$/, "")}/metrics`)).text()
+    if (/^nps_delivery_leases_waiting 1$/m.test(metrics)) break
+    await Bun.sleep(20)
+  }
+  const { code, ms } = await stop(api)
+  expect(code).toBe(0)
+  // The contract's bound; the 25 s long poll would otherwise outlast the 8 s shutdown budget.
+  expect(ms).toBeLessThan(10_000)
+  const answered = await lease
+  expect(answered.status).toBe(200)
+  expect(((await answered.json()) as { deliveries: unknown[] }).deliveries).toEqual([])
+  expect(api.output()).not.toContain("shutdown budget exceeded")
+})

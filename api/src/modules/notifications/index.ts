@@ -117,8 +117,9 @@ export const notificationRoutes = (deps: Deps, options: DeliveryOptions) => {
           if (lease.deliveries.length || left <= 0) return lease
           const due = await nextDueInMs(deps.db, deps.now())
           await wakeup.wait(generation, Math.min(left, due ?? left, recheckMs), request.signal)
-          // The bot gave up (stopping): lease nothing it would never hear of.
-          if (request.signal.aborted) return { ...lease, deliveries: [] }
+          // The bot gave up (stopping): lease nothing it would never hear of. This server is
+          // stopping: answer the empty lease now, so the stop need not wait out the long poll.
+          if (request.signal.aborted || wakeup.stopping) return { ...lease, deliveries: [] }
         }
       },
       {

@@ -8,21 +8,24 @@ import { describeForLog } from "../../errors"
 export interface Wakeup {
   /** Read before checking for work; `wait` returns at once if a wake-up came since. */
   readonly generation: number
-  /** Until a wake-up, `ms` elapse, or `signal` aborts. */
+  /** Until a wake-up, `ms` elapse, `signal` aborts or the server is stopping. */
   wait(generation: number, ms: number, signal: AbortSignal): Promise<void>
   wake(): void
   /** LISTEN is in place (or could not be): call before checking for work, so no NOTIFY is missed. */
   ready(): Promise<void>
   /** Lease requests waiting right now. */
   readonly waiting: number
+  /** The server is stopping: no lease waits any longer. */
+  readonly stopping: boolean
 }
 
 export function createWakeup(options: {
   listen: Listen | undefined
   channel: string
   logger: Logger
+  stopping?: AbortSignal
 }): Wakeup {
-  const { listen, channel, logger } = options
+  const { listen, channel, logger, stopping } = options
   let generation = 0
   const waiters = new Set<() => void>()
   let subscription: Promise<void> | undefined
@@ -58,12 +61,16 @@ export function createWakeup(options: {
     get waiting() {
       return waiters.size
     },
+    get stopping() {
+      return stopping?.aborted ?? false
+    },
     wake,
     ready: async () => {
       await subscribe()
     },
-    wait(since, ms, signal) {
+    wait(since, ms, request) {
       void subscribe()
+      const signal = stopping ? AbortSignal.any([request, stopping]) : request
       if (since !== generation || signal.aborted || ms <= 0) return Promise.resolve()
       return new Promise<void>((resolve) => {
         const done = () => {
