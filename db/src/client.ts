@@ -112,8 +112,10 @@ export async function createDb(target: DbTarget): Promise<Database> {
   try {
     release = lockDirectory(dir)
   } catch (error) {
-    // Held by a live process: through its socket, if it serves one.
-    if (error instanceof DatabaseLockedError && existsSync(socket))
+    // Held by a live process: through its socket, if it serves one. Not for a would-be owner
+    // (a second API): it must fail as before, not quietly become a client of the first.
+    const owner = "share" in target && target.share
+    if (error instanceof DatabaseLockedError && !owner && existsSync(socket))
       return connectShared(socket).catch(() => Promise.reject(error))
     throw error
   }

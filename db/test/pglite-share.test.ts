@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { eq, sql } from "drizzle-orm"
-import { createDb } from "../src/client"
+import { createDb, DatabaseLockedError } from "../src/client"
 import { migrate } from "../src/migrate"
 import { users } from "../src/schema"
 
@@ -33,6 +33,10 @@ test("another process migrates and writes through the owner's socket; its NOTIFY
     expect(await migrating.exited).toBe(0)
     expect(await new Response(migrating.stdout).text()).toContain("migrations applied")
     expect(await migrate(owner.db)).toEqual([])
+
+    // A second would-be owner (another API on the same directory) is refused, not a client.
+    const rival = await createDb({ pgliteDir: dir, share: true }).catch((e) => e)
+    expect(rival).toBeInstanceOf(DatabaseLockedError)
 
     // A second opener in this process goes through the socket too.
     const other = await createDb({ pgliteDir: dir })
