@@ -115,10 +115,3 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     logLevel: e.LOG_LEVEL,
   }
 }
-
-/** What of a database URL must never be logged: the URL and its password, raw and decoded. */
-export function databaseSecrets(url: string | undefined): string[] {
-  if (!url || !URL.canParse(url)) return url ? [url] : []
-  const { password } = new URL(url)
-  return [url, password, decodeURIComponent(password)].filter(Boolean)
-}

@@ -2,9 +2,8 @@
 // --help, and any mistake in the command line, is answered before the database is opened.
 
 import { createDb, type DbTarget, migrate, rollback } from "@nps/db"
-import { createLogger } from "@nps/log"
+import { createLogger, urlSecrets } from "@nps/log"
 import { type CommandSpec, didYouMean, helpText, parseCommand, UsageError } from "./cli"
-import { databaseSecrets } from "./config"
 
 const WHERE = `Uses DATABASE_URL, or embedded PGlite in PGLITE_DIR (default ./.data/pglite); while the
 API holds that directory, through the socket it serves beside it.`
@@ -66,7 +65,7 @@ if (command) {
   const log = createLogger({
     service: "db",
     level: process.env.LOG_LEVEL,
-    secrets: databaseSecrets(process.env.DATABASE_URL),
+    secrets: urlSecrets(process.env.DATABASE_URL),
   })
   const target: DbTarget = process.env.DATABASE_URL
     ? { url: process.env.DATABASE_URL, max: 1 }

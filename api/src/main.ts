@@ -1,11 +1,11 @@
 // The API's composition root: the only module with side effects.
 import { createDb, type Database, migrate } from "@nps/db"
-import { createLogger } from "@nps/log"
-import { createSharedRedis, redisSecrets } from "@nps/redis"
+import { createLogger, urlSecrets } from "@nps/log"
+import { createSharedRedis } from "@nps/redis"
 import { createApp } from "./app"
 import { ensureServiceKey } from "./bootstrap"
 import { answerCommandLine, type CommandSpec } from "./cli"
-import { ConfigError, databaseSecrets, loadConfig } from "./config"
+import { ConfigError, loadConfig } from "./config"
 import { describeForLog, isDatabaseUnavailable } from "./errors"
 import { listen, PortInUseError } from "./transport"
 
@@ -56,8 +56,8 @@ const logger = createLogger({
   secrets: [
     config.jwtSecret,
     config.serviceKey,
-    ...databaseSecrets(config.databaseUrl),
-    ...redisSecrets(config.redisUrl),
+    ...urlSecrets(config.databaseUrl),
+    ...urlSecrets(config.redisUrl),
   ],
 })
 if (config.jwtSecretGenerated && !hot.__npsServer)

@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test"
-import { ConfigError, databaseSecrets, JWT_SECRET_REQUIRED, loadConfig } from "../src/config"
+import { urlSecrets } from "@nps/log"
+import { ConfigError, JWT_SECRET_REQUIRED, loadConfig } from "../src/config"
 
 test("defaults match the contract", () => {
   const config = loadConfig({})
@@ -77,11 +78,18 @@ test("empty variables count as unset; the bot username loses its @", () => {
   expect(config.botUsername).toBe("nps_oracle_bot")
 })
 
-test("a database URL's password is a secret in raw and decoded form", () => {
+test("a database or Redis URL's password is a secret in raw and decoded form", () => {
   const url = "postgres://nps:p%40ss-w0rd@db:5432/nps"
-  expect(databaseSecrets(url)).toEqual([url, "p%40ss-w0rd", "p@ss-w0rd"])
-  expect(databaseSecrets("postgres://db/nps")).toEqual(["postgres://db/nps"])
-  expect(databaseSecrets(undefined)).toEqual([])
+  expect(urlSecrets(url)).toEqual([url, "p%40ss-w0rd", "p@ss-w0rd"])
+  expect(urlSecrets("redis://:p%40ss-word@redis:6379/1")).toEqual([
+    "redis://:p%40ss-word@redis:6379/1",
+    "p%40ss-word",
+    "p@ss-word",
+  ])
+  expect(urlSecrets("postgres://db/nps")).toEqual(["postgres://db/nps"])
+  expect(urlSecrets(undefined)).toEqual([])
+  // A stray "%" cannot be decoded: the raw password is still a secret, and nothing throws.
+  expect(urlSecrets("redis://:a%zz@redis:6379")).toEqual(["redis://:a%zz@redis:6379", "a%zz"])
 })
 
 test("REDIS_URL: unset by default; a redis:// or rediss:// URL, else named in words without its value", () => {

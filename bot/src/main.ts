@@ -1,8 +1,8 @@
 // The bot's composition root and its only file with side effects: read the environment, build
 // the logger, API client and bot, poll, and stop cleanly on SIGTERM/SIGINT.
 import { parseArgs } from "node:util"
-import { createLogger, describeError } from "@nps/log"
-import { createSharedRedis, redisSecrets } from "@nps/redis"
+import { createLogger, describeError, urlSecrets } from "@nps/log"
+import { createSharedRedis } from "@nps/redis"
 import { ConfigError, loadConfig, USAGE } from "./config"
 
 // --help (and any argument, which the bot does not take) is answered before anything else runs.
@@ -30,7 +30,7 @@ const bootLogger = createLogger({
     env.NPS_BOT_TOKEN,
     env.TELEGRAM_BOT_SERVICE_KEY,
     env.WEBHOOK_SECRET,
-    ...redisSecrets(env.REDIS_URL),
+    ...urlSecrets(env.REDIS_URL),
   ],
 })
 
@@ -57,7 +57,7 @@ const logger = createLogger({
     config.token,
     config.serviceKey,
     config.webhook?.secret,
-    ...redisSecrets(config.redisUrl),
+    ...urlSecrets(config.redisUrl),
   ],
 })
 if (!config.serviceKey)

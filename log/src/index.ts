@@ -32,6 +32,20 @@ const PATTERNS: [RegExp, string][] = [
 ]
 const SECRET_KEYS = /pass(word)?|secret|token|api_?key|authorization|cookie/i
 
+/** What of a database or Redis URL must never be logged: the URL and its password, raw and decoded. */
+export function urlSecrets(url: string | undefined): string[] {
+  if (!url) return []
+  if (!URL.canParse(url)) return [url]
+  const { password } = new URL(url)
+  let decoded = password
+  try {
+    decoded = decodeURIComponent(password)
+  } catch {
+    // A stray "%": the raw form is all there is (the config check then names the variable).
+  }
+  return [...new Set([url, password, decoded])].filter(Boolean)
+}
+
 export function redact(text: string, secrets: readonly string[] = []): string {
   let out = text
   for (const secret of secrets) if (secret.length >= 6) out = out.replaceAll(secret, "[REDACTED]")

@@ -148,11 +148,3 @@ export async function sharedOrLocal<T>(
     throw error
   }
 }
-
-/** What of a Redis URL must never be logged: the URL and its password, raw and decoded. */
-export function redisSecrets(url: string | undefined): string[] {
-  if (!url) return []
-  if (!URL.canParse(url)) return [url]
-  const { password } = new URL(url)
-  return [url, password, decodeURIComponent(password)].filter(Boolean)
-}

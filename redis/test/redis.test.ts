@@ -7,7 +7,6 @@ import {
   createSharedRedis,
   defineScript,
   RedisUnavailableError,
-  redisSecrets,
   type SharedRedis,
   sharedOrLocal,
 } from "../src"
@@ -35,16 +34,6 @@ const relays: ReturnType<typeof startRelay>[] = []
 afterEach(() => {
   for (const redis of opened.splice(0)) redis.close()
   for (const relay of relays.splice(0)) relay.close()
-})
-
-test("redisSecrets: the URL and its password, raw and decoded, never a log line", () => {
-  expect(redisSecrets("redis://:p%40ss-word@redis:6379/1")).toEqual([
-    "redis://:p%40ss-word@redis:6379/1",
-    "p%40ss-word",
-    "p@ss-word",
-  ])
-  expect(redisSecrets("redis://redis:6379")).toEqual(["redis://redis:6379"])
-  expect(redisSecrets(undefined)).toEqual([])
 })
 
 test("a closed port: every call fails at once as unavailable, one error line for the outage", async () => {
