@@ -123,6 +123,19 @@ const bot = createBot({
   deliveries: Boolean(config.serviceKey),
 })
 
+// `bun --hot` (dev:bot) runs this file again in the same process on every edit. The previous bot
+// must stop before this one binds or polls: the two would fight over getUpdates (409), and under
+// --hot a second Bun.serve on WEBHOOK_PORT is the same server, which the old stop would close.
+// Process-wide handlers are installed once and always act on the current bot.
+const slot = globalThis as typeof globalThis & {
+  __npsBot?: { stop(): Promise<void> }
+  __npsBotHandlers?: true
+}
+if (slot.__npsBot) {
+  logger.info("hot reload: stopping the previous bot")
+  await slot.__npsBot.stop()
+}
+
 // Webhook mode: the port is bound now, so a taken WEBHOOK_PORT stops the bot before anything else.
 const ledger =
   config.webhook && (redis ? createSharedLedger({ redis, botId }) : createMemoryLedger())
@@ -142,18 +155,6 @@ if (config.webhook && ledger) {
     logger.error(error.message, { variable: "WEBHOOK_PORT" })
     process.exit(1)
   }
-}
-
-// `bun --hot` (dev:bot) runs this file again in the same process on every edit. The previous bot
-// must stop polling before this one starts, or the two fight over getUpdates (409); process-wide
-// handlers are installed once and always act on the current bot.
-const slot = globalThis as typeof globalThis & {
-  __npsBot?: { stop(): Promise<void> }
-  __npsBotHandlers?: true
-}
-if (slot.__npsBot) {
-  logger.info("hot reload: stopping the previous bot")
-  await slot.__npsBot.stop()
 }
 
 let metricsServer: ReturnType<typeof serveMetrics> | undefined
