@@ -290,8 +290,12 @@ if (missing) {
       expect(calls.filter((c) => c.startsWith("deleteWebhook"))).toEqual([])
       expect((await compose(["stop"], { timeoutMs: 120_000 })).code).toBe(0)
       const stopped = await compose(["ps", "-a", "--format", "{{.Name}} {{.State}} {{.ExitCode}}"])
-      for (const line of stopped.stdout.trim().split("\n"))
-        if (/-(api|telegram-bot)-\d/.test(line)) expect(line).toEndWith("exited 0")
+      const replicas = stopped.stdout
+        .trim()
+        .split("\n")
+        .filter((line) => /-(api|telegram-bot)-\d/.test(line))
+      expect(replicas).toHaveLength(4)
+      for (const line of replicas) expect(line).toEndWith("exited 0")
 
       const logs = await compose(["logs", "--no-log-prefix"])
       for (const secret of [
