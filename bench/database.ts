@@ -27,8 +27,9 @@ export interface BenchDatabase {
   drop(): Promise<void>
 }
 
-export async function createBenchDatabase(adminUrl: string): Promise<BenchDatabase> {
-  const name = `nps_bench_${Date.now()}_${process.pid}`
+/** An empty database created in `adminUrl`'s server, and how to drop it (once; safe to repeat). */
+export async function throwawayDatabase(adminUrl: string, prefix: string) {
+  const name = `${prefix}_${Date.now()}_${process.pid}`
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} })
   await admin.unsafe(`create database ${name}`)
   const url = new URL(adminUrl)
@@ -40,13 +41,18 @@ export async function createBenchDatabase(adminUrl: string): Promise<BenchDataba
     await admin.unsafe(`drop database if exists ${name} with (force)`)
     await admin.end()
   }
+  return { name, url: url.toString(), admin, drop }
+}
+
+export async function createBenchDatabase(adminUrl: string): Promise<BenchDatabase> {
+  const { name, url, admin, drop } = await throwawayDatabase(adminUrl, "nps_bench")
   try {
-    const seeded = await seed(url.toString())
+    const seeded = await seed(url)
     const backends = async () =>
       (await admin`select pid from pg_stat_activity where datname = ${name}`).map(
         (r) => r.pid as number,
       )
-    return { url: url.toString(), ...seeded, backends, drop }
+    return { url, ...seeded, backends, drop }
   } catch (error) {
     await drop()
     throw error

@@ -9,7 +9,6 @@
 //   - a lone notification on an idle system, POST to Telegram: p50 and p99 (target < 500 ms).
 import { createDb, migrate, telegramLinks, users } from "@nps/db"
 import { createLogger } from "@nps/log"
-import postgres from "postgres"
 import { createApp } from "../api/src/app"
 import { ensureServiceKey } from "../api/src/bootstrap"
 import { loadConfig } from "../api/src/config"
@@ -18,6 +17,8 @@ import { createKey } from "../api/src/modules/keys/service"
 import { createApiClient } from "../bot/src/api-client"
 import { createBot } from "../bot/src/bot"
 import { type RecordedCall, startBotApiStandIn } from "../bot/src/stand-in"
+import { throwawayDatabase } from "./database"
+import { percentile } from "./load"
 
 const BROADCAST = Number(process.env.BENCH_CHATS ?? 3_000)
 const ONE_CHAT = Number(process.env.BENCH_ONE_CHAT ?? 20)
@@ -28,18 +29,17 @@ const adminUrl = process.env.BENCH_DATABASE_URL
 let dropDatabase = async () => {}
 let target: Parameters<typeof createDb>[0] = { memory: true }
 if (adminUrl) {
-  const name = `nps_bench_delivery_${Date.now()}`
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} })
-  await admin.unsafe(`create database ${name}`)
-  const url = new URL(adminUrl)
-  url.pathname = `/${name}`
-  target = { url: url.toString(), max: 10, queryTimeoutMs: 3_000 }
-  dropDatabase = async () => {
-    await admin.unsafe(`drop database ${name} with (force)`)
-    await admin.end()
-  }
-  process.once("SIGINT", () => void dropDatabase().then(() => process.exit(130)))
+  const throwaway = await throwawayDatabase(adminUrl, "nps_bench_delivery")
+  target = { url: throwaway.url, max: 10, queryTimeoutMs: 3_000 }
+  dropDatabase = throwaway.drop
 }
+// Interrupted or failed, the throwaway database goes too.
+for (const signal of ["SIGINT", "SIGTERM"] as const)
+  process.once(signal, () => void dropDatabase().finally(() => process.exit(130)))
+process.once("uncaughtException", (error) => {
+  console.error(error)
+  void dropDatabase().finally(() => process.exit(1))
+})
 
 const database = await createDb(target)
 const { db } = database
@@ -107,8 +107,14 @@ const post = async (userId: string, text: string) => {
   if (response.status !== 202) throw new Error(`POST answered ${response.status}`)
 }
 const sentCount = (chats: number[]) => chats.reduce((n, c) => n + (sentAt.get(c)?.length ?? 0), 0)
-const until = async (done: () => boolean) => {
-  while (!done()) await Bun.sleep(20)
+/** Polls the stand-in's record until `done`; a delivery that never comes fails the run. */
+const until = async (done: () => boolean, what: string, timeoutMs: number) => {
+  const deadline = performance.now() + timeoutMs
+  while (!done()) {
+    if (performance.now() > deadline)
+      throw new Error(`delivery bench: ${what} not done in ${timeoutMs} ms`)
+    await Bun.sleep(20)
+  }
 }
 
 // 1. A broadcast: one notification to each of BROADCAST chats, posted 16 at a time, then
@@ -127,7 +133,8 @@ await Promise.all(
 )
 const acceptedIn = (performance.now() - accepting) / 1000
 await bot.start()
-await until(() => sentCount(broadcastChats) >= BROADCAST)
+// At 10 a second or better (Telegram allows 30), plus a minute for the start.
+await until(() => sentCount(broadcastChats) >= BROADCAST, "the broadcast", 60_000 + BROADCAST * 100)
 const stamps = broadcastChats.flatMap((c) => sentAt.get(c) ?? []).sort((a, b) => a - b)
 const broadcastSeconds = ((stamps.at(-1) ?? 0) - (stamps[0] ?? 0)) / 1000
 const sustained = (stamps.length - 1) / broadcastSeconds
@@ -141,7 +148,11 @@ const broadcast429 = standIn.floodRefusals
 // 2. Twenty notifications to one chat.
 const oneChat = CHAT_BASE + BROADCAST
 for (let i = 0; i < ONE_CHAT; i++) await post(people[BROADCAST] as string, `Update ${i + 1}`)
-await until(() => sentCount([oneChat]) >= ONE_CHAT)
+await until(
+  () => sentCount([oneChat]) >= ONE_CHAT,
+  "one chat's messages",
+  10_000 + ONE_CHAT * 3_000,
+)
 const inChat = sentAt.get(oneChat) ?? []
 const gaps = inChat.slice(1).map((t, i) => t - (inChat[i] ?? t))
 const chatRate = (inChat.length - 1) / (((inChat.at(-1) ?? 0) - (inChat[0] ?? 0)) / 1000)
@@ -159,13 +170,12 @@ for (let i = 0; i < LONE; i++) {
   const chat = CHAT_BASE + BROADCAST + 1 + i
   const started = performance.now()
   await post(people[BROADCAST + 1 + i] as string, "Your reading is ready.")
-  await until(() => sentCount([chat]) >= 1)
+  await until(() => sentCount([chat]) >= 1, "a lone notification", 10_000)
   latencies.push((sentAt.get(chat)?.[0] ?? 0) - started)
   await Bun.sleep(50)
 }
 latencies.sort((a, b) => a - b)
-const pct = (p: number) =>
-  latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)] ?? 0
+const pct = (p: number) => percentile(latencies, p / 100)
 const total429 = standIn.floodRefusals
 
 await bot.stop()

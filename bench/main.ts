@@ -43,7 +43,9 @@ const stopAll = async () => {
   await data.drop()
   rmSync(work, { recursive: true, force: true })
 }
-process.once("SIGINT", () => void stopAll().then(() => process.exit(130)))
+// Ctrl-C, or a `timeout` around the run: the servers stop and the throwaway database goes.
+for (const signal of ["SIGINT", "SIGTERM"] as const)
+  process.once(signal, () => void stopAll().finally(() => process.exit(130)))
 
 const headers = { authorization: `Bearer ${data.serviceKey}` }
 const paths = data.chats.map((id) => `/api/telegram/status/${id}`)
