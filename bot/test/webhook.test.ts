@@ -73,7 +73,9 @@ describe("webhook mode", () => {
     expect((await standIn.post(update, { url: replica.url })).status).toBe(200)
     expect(textsTo(standIn, 42)).toHaveLength(1)
     expect(handledLines(replica)).toHaveLength(1)
+    // The logger would scrub the secret (it is given it): so it must not have been handed it at all.
     expect(replica.logs.text()).not.toContain(WEBHOOK_SECRET)
+    expect(replica.logs.text()).not.toContain("REDACTED")
   })
 
   test("answers 2xx only once the update is handled, after its reply", async () => {
