@@ -39,11 +39,9 @@ export interface AppOptions {
 }
 
 /** A bot that dies holding a lease has its deliveries leased again after this. */
-export const LEASE_MS = 60_000
+const LEASE_MS = 60_000
 /** A waiting lease re-checks this often even without a NOTIFY (lost while reconnecting). */
-export const RECHECK_MS = 5_000
-
-export { MAX_BODY_BYTES } from "./transport"
+const RECHECK_MS = 5_000
 
 const requestId = (header: string | null) =>
   header && /^[\w.-]{1,64}$/.test(header) ? header : crypto.randomUUID()

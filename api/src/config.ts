@@ -48,9 +48,6 @@ export class ConfigError extends Error {
   constructor(readonly issues: ConfigIssue[]) {
     super(`invalid configuration: ${issues.map((i) => i.message).join("; ")}`)
   }
-  get problems(): string[] {
-    return this.issues.map((i) => i.message)
-  }
 }
 
 type Variable = keyof Static<typeof Env>

@@ -16,11 +16,9 @@ const ASSETS = {
 const assetPath = (name: keyof typeof ASSETS) =>
   Bun.fileURLToPath(import.meta.resolve(`swagger-ui-dist/${name}`))
 
-const errorBody = (description: string) =>
+/** An error status with why it is answered: for a route's `response` map, and derived ones. */
+export const answers = (description: string) =>
   t.Object({ error: t.String(), message: t.String() }, { description })
-
-/** A status a route's own logic answers, for its `response` map. */
-export const answers = (description: string) => errorBody(description)
 
 type Security = Record<string, string[]>[]
 interface RouteLike {
@@ -68,7 +66,7 @@ function references(routes: () => readonly RouteLike[]) {
   for (const route of routes()) {
     if (route.hooks.detail?.hide) continue
     const response = Object.fromEntries(
-      Object.entries(derivedErrors(route)).map(([status, why]) => [status, errorBody(why)]),
+      Object.entries(derivedErrors(route)).map(([status, why]) => [status, answers(why)]),
     )
     byPath[route.path] ??= {}
     // biome-ignore lint/style/noNonNullAssertion: assigned just above

@@ -1,4 +1,5 @@
 // The contract's error envelope, in one place: {"error": "<code>", "message": "<for humans>"}.
+import { QUERY_TIMEOUT } from "@nps/db"
 import type { TSchema } from "@sinclair/typebox"
 import { Value } from "@sinclair/typebox/value"
 
@@ -54,7 +55,7 @@ const UNAVAILABLE_CODES = new Set([
   "CONNECTION_ENDED",
   "CONNECTION_DESTROYED",
   // Our own per-query deadline (db/src/client.ts) and Postgres's statement_timeout.
-  "QUERY_TIMEOUT",
+  QUERY_TIMEOUT,
   "57014",
 ])
 

@@ -2,11 +2,6 @@ import { t } from "elysia"
 import { ApiError, NO_NUL } from "./errors"
 
 // Shared shapes; each module's own schemas live in its model.ts.
-export const ErrorBody = t.Object(
-  { error: t.String(), message: t.String() },
-  { description: "Every error: a stable code and a sentence for humans" },
-)
-
 /** Every string the API accepts — body, path, query — is this type (see NO_NUL). */
 type StringOptions = NonNullable<Parameters<typeof t.String>[0]>
 export const Text = (options: StringOptions = {}) => t.String({ pattern: NO_NUL, ...options })

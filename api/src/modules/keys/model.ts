@@ -1,16 +1,12 @@
 import { t } from "elysia"
+import { SCOPES } from "../../credentials"
 import { Text } from "../../model"
 
-export const ScopeSchema = t.Union([
-  t.Literal("telegram:service"),
-  t.Literal("telegram:notify"),
-  t.Literal("oracle:read"),
-  t.Literal("oracle:write"),
-])
+export const ScopeSchema = t.Union(SCOPES.map((scope) => t.Literal(scope)))
 
 export const CreateKeyBody = t.Object({
   name: Text({ minLength: 1, maxLength: 100 }),
-  scopes: t.Optional(t.Array(ScopeSchema, { uniqueItems: true, maxItems: 4 })),
+  scopes: t.Optional(t.Array(ScopeSchema, { uniqueItems: true, maxItems: SCOPES.length })),
   expires_days: t.Optional(t.Integer({ minimum: 1, maximum: 3650 })),
 })
 
