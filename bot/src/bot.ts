@@ -113,6 +113,8 @@ const messageOf = (ctx: Context<Bot>) => (ctx.is("message") ? ctx : undefined)
 
 /** Calls that put a message in a chat: what Telegram's flood limits count. */
 const PACED = /^(send(?!ChatAction)|copyMessage|forwardMessage)/
+/** Calls with a patient retry loop of their own (identify below, webhook.ts's register): one layer. */
+const OWN_RETRY = new Set(["getMe", "setWebhook"])
 
 /** The command a message starts with (without the slash or @bot), for log lines. */
 function commandOf(
@@ -195,10 +197,9 @@ export function createBot(options: CreateBotOptions): NpsBot {
         if (retryAfter !== undefined) pacer.pause(retryAfter * 1000)
         const passing = retryAfter !== undefined || !telegram || telegram.code >= 500
         const delayMs = retryAfter !== undefined ? retryAfter * 1000 : 1_000 * 2 ** (attempt - 1)
-        // getMe has its own, patient retry loop (identify below).
         if (
           delivery ||
-          call.method === "getMe" ||
+          OWN_RETRY.has(call.method) ||
           !passing ||
           attempt >= sendRetry.maxAttempts ||
           delayMs > sendRetry.maxDelayMs

@@ -78,6 +78,19 @@ describe("webhook mode", () => {
     expect(replica.logs.text()).not.toContain("REDACTED")
   })
 
+  test("a failed setWebhook is retried by registration alone: one call and one warning per attempt", async () => {
+    const standIn = await startBotApiStandIn()
+    cleanup.push(() => standIn.close())
+    standIn.fail("setWebhook", { status: 502, description: "Bad Gateway" })
+    const replica = await startReplica({ standIn, api: unreachableApi() })
+    cleanup.push(() => replica.stop())
+    expect(standIn.calls.filter((c) => c.method === "setWebhook").map((c) => c.status)).toEqual([
+      502, 200,
+    ])
+    expect(replica.logs.find("could not register the webhook, retrying")).toHaveLength(1)
+    expect(replica.logs.find("telegram call failed, retrying")).toEqual([])
+  })
+
   test("answers 2xx only once the update is handled, after its reply", async () => {
     const { api, held, waitForHeld } = heldApi()
     const { standIn, replica } = await setUp({ api })
