@@ -1,9 +1,11 @@
 // Property-based: thousands of generated requests to every public endpoint, with and without
 // valid credentials. Whatever is sent: never a 5xx, every error in the envelope, and no secret
-// the client sent (key, password, JWT) or derived from one (a key hash) in a reply or a log line.
+// the client sent (key, password, JWT, link token) or derived from one (a hash) in a reply or a
+// log line.
 import { expect, test } from "bun:test"
 import fc from "fast-check"
-import { createJwt, hashApiKey } from "../src/credentials"
+import { createJwt, hashApiKey, hashLinkToken } from "../src/credentials"
+import { createLinkToken } from "../src/modules/telegram/service"
 import { describeEachDb, makeApp, seedServiceKey, seedUser, TEST_JWT_SECRET } from "./helpers"
 
 const SEED = 20261125
@@ -27,9 +29,16 @@ describeEachDb("fuzz", (ctx) => {
     const jwt = await createJwt(TEST_JWT_SECRET, () => new Date(Date.now() - 60_000)).sign(
       alice.user.id,
     )
-    const secrets = [alice.key, svc.key, notifier.key, jwt, alice.password]
+    // A live one-time link token too: redeeming it is fine, echoing it never.
+    const { token } = await createLinkToken(
+      ctx.db,
+      { userId: alice.user.id, botUsername: undefined },
+      new Date(),
+    )
+    const secrets = [alice.key, svc.key, notifier.key, jwt, alice.password, token]
     const forbidden = [
       ...secrets,
+      hashLinkToken(token),
       hashApiKey(alice.key),
       hashApiKey(svc.key),
       hashApiKey(notifier.key),
@@ -146,6 +155,27 @@ describeEachDb("fuzz", (ctx) => {
       fc.record({
         method: fc.constant("GET"),
         path: chatId.map((id) => `/api/telegram/profile/${id}`),
+      }),
+      fc.record({
+        method: fc.constant("POST"),
+        path: fc.constant("/api/telegram/link-tokens"),
+        body: fc.option(body(), { nil: undefined }),
+      }),
+      fc.record({
+        method: fc.constant("POST"),
+        path: fc.constant("/api/telegram/link-tokens/redeem"),
+        body: body("token", "telegram_chat_id", "telegram_username"),
+      }),
+      fc.constant({ method: "GET", path: "/api/telegram/links" }),
+      fc.record({
+        method: fc.constant("PUT"),
+        path: chatId.map((id) => `/api/telegram/chats/${id}/blocked`),
+        body: body("blocked"),
+      }),
+      fc.record({
+        method: fc.constant("POST"),
+        path: chatId.map((id) => `/api/telegram/chats/${id}/migration`),
+        body: body("to_chat_id"),
       }),
       fc.record({
         method: fc.constant("POST"),
