@@ -1,6 +1,8 @@
 import { expect, test } from "bun:test"
 import { createDb, oracleProfiles } from "@nps/db"
+import { sql } from "drizzle-orm"
 import { hashApiKey } from "../src/credentials"
+import { isDatabaseUnavailable } from "../src/errors"
 import {
   makeApp,
   openTestDatabase,
@@ -165,4 +167,35 @@ if (process.env.TEST_DATABASE_URL) {
       await real.close()
     }
   }, 60_000)
+
+  test("[postgres] a transaction whose database goes silent mid-way fails at the deadline (503), then the pool recovers", async () => {
+    const real = await openTestDatabase("postgres")
+    const url = new URL(real.url as string)
+    const relay = startRelay({ hostname: url.hostname, port: Number(url.port || 5432) })
+    const viaRelay = new URL(url)
+    viaRelay.hostname = "127.0.0.1"
+    viaRelay.port = String(relay.port)
+    const database = await createDb({ url: viaRelay.toString(), max: 2, queryTimeoutMs: 1_000 })
+    try {
+      const failed = await database.db
+        .transaction(async (tx) => {
+          await tx.execute(sql`select 1`)
+          relay.freeze()
+          await tx.execute(sql`select 2`)
+        })
+        .then(
+          () => undefined,
+          (error: unknown) => error,
+        )
+      // Rejected while the database is still frozen, as unavailable: the API answers 503.
+      expect(isDatabaseUnavailable(failed)).toBe(true)
+      relay.thaw()
+      const rows = (await database.db.execute(sql`select 1 as ok`)) as unknown as { ok: number }[]
+      expect(rows[0]?.ok).toBe(1)
+    } finally {
+      relay.close()
+      await database.close()
+      await real.close()
+    }
+  }, 30_000)
 }

@@ -220,30 +220,52 @@ export const QUERY_TIMEOUT = "QUERY_TIMEOUT"
  */
 function withQueryDeadline(client: postgres.Sql, ms: number): QueryStats {
   const stats: QueryStats = { inFlight: 0, timedOut: 0 }
-  const unsafe = client.unsafe.bind(client)
-  client.unsafe = ((...args: Parameters<typeof unsafe>) => {
-    const query = unsafe(...args)
-    stats.inFlight++
-    const timer = setTimeout(() => {
-      stats.timedOut++
-      const error = Object.assign(new Error(`query did not complete within ${ms} ms`), {
-        code: QUERY_TIMEOUT,
-      })
-      const pending = query as unknown as { reject(e: Error): void; state: unknown }
-      pending.reject(error)
-      // A query still waiting for a connection is withdrawn, so it never runs later. One already
-      // written to a connection is left to finish there in order: postgres.js's cancel() would
-      // skip it in the connection's pipeline and hand its results to the next query.
-      if (!pending.state) void Promise.resolve(query.cancel()).catch(() => {})
-    }, ms)
-    const settle = () => {
-      clearTimeout(timer)
-      stats.inFlight--
-    }
-    // The query runs when first awaited (a microtask after this), so this starts nothing early.
-    query.then(settle, settle)
-    return query
-  }) as typeof client.unsafe
+  /** Gives every query made through `sql.unsafe` (Drizzle's only way in) the deadline. */
+  const bound = (sql: Pick<postgres.Sql, "unsafe">, onTimeout: (error: Error) => void) => {
+    const unsafe = sql.unsafe.bind(sql)
+    sql.unsafe = ((...args: Parameters<typeof unsafe>) => {
+      const query = unsafe(...args)
+      stats.inFlight++
+      const timer = setTimeout(() => {
+        stats.timedOut++
+        const error = Object.assign(new Error(`query did not complete within ${ms} ms`), {
+          code: QUERY_TIMEOUT,
+        })
+        const pending = query as unknown as { reject(e: Error): void; state: unknown }
+        pending.reject(error)
+        onTimeout(error)
+        // A query still waiting for a connection is withdrawn, so it never runs later. One
+        // already written to a connection is left to finish there in order: postgres.js's
+        // cancel() would skip it in the connection's pipeline and hand its results to the next.
+        if (!pending.state) void Promise.resolve(query.cancel()).catch(() => {})
+      }, ms)
+      const settle = () => {
+        clearTimeout(timer)
+        stats.inFlight--
+      }
+      // The query runs when first awaited (a microtask after this), so this starts nothing early.
+      query.then(settle, settle)
+      return query
+    }) as typeof sql.unsafe
+  }
+  bound(client, () => {})
+  // A transaction runs on a connection of its own (not the pool's unsafe): its statements get the
+  // deadline too, and the transaction fails at once when one misses it, rather than waiting for
+  // its ROLLBACK to get through a socket that went silent (the ROLLBACK still goes when it can).
+  const begin = client.begin.bind(client) as (...args: unknown[]) => Promise<unknown>
+  client.begin = ((...args: unknown[]) => {
+    const body = args.pop() as (sql: postgres.TransactionSql) => unknown
+    let timedOut: (error: Error) => void = () => {}
+    const deadline = new Promise<never>((_, reject) => {
+      timedOut = reject
+    })
+    const run = begin(...args, (sql: postgres.TransactionSql) => {
+      bound(sql, timedOut)
+      return body(sql)
+    })
+    run.catch(() => {}) // settled late, after a deadline already failed the caller
+    return Promise.race([run, deadline])
+  }) as typeof client.begin
   return stats
 }
 
