@@ -19,7 +19,7 @@ import type { BotConfig } from "./config"
 import { createDeliveryLoop, type DeliveryLoopOptions } from "./delivery"
 import { createDispatcher } from "./dispatcher"
 import type { BotMetrics } from "./metrics"
-import { createPacer, type Pacer } from "./pacer"
+import { createPacer, type Pacer, TELEGRAM_CALL_TIMEOUT_MS } from "./pacer"
 import { abortableSleep, createPoller, type PollerOptions, type PollerState } from "./polling"
 import { createRateLimiter } from "./rate-limit"
 import type { ChatLimiter } from "./shared-rate-limit"
@@ -137,7 +137,7 @@ export function createBot(options: CreateBotOptions): NpsBot {
   } = options
   const sendRetry = options.sendRetry ?? { maxAttempts: 3, maxDelayMs: 5_000 }
   const metrics = options.metrics
-  const telegramTimeoutMs = options.telegramTimeoutMs ?? 15_000
+  const telegramTimeoutMs = options.telegramTimeoutMs ?? TELEGRAM_CALL_TIMEOUT_MS
   const bot = new Bot(config.token, {
     api: {
       baseURL: `${config.telegramApiRoot}/bot`,

@@ -27,6 +27,9 @@ export interface PacerLimits {
   deliveriesPerSecond: number
 }
 
+/** The bot's deadline for one Telegram call: the longest a send can hold a use of the budget. */
+export const TELEGRAM_CALL_TIMEOUT_MS = 15_000
+
 export const TELEGRAM_LIMITS: PacerLimits = {
   overall: { limit: 30, windowMs: 1_000 },
   privateChat: { limit: 1, windowMs: 1_000 },

@@ -9,7 +9,13 @@
 // Redis answers again the shared budget is back in use.
 import type { Logger } from "@nps/log"
 import { defineScript, type SharedRedis, sharedOrLocal } from "@nps/redis"
-import { type BudgetStore, memoryBudgetStore, type Slot, type Take } from "./pacer"
+import {
+  type BudgetStore,
+  memoryBudgetStore,
+  type Slot,
+  type Take,
+  TELEGRAM_CALL_TIMEOUT_MS,
+} from "./pacer"
 
 // A key outlives its last use by this much: only garbage collection, never the limit itself
 // (that is the scores'), so generous is fine.
@@ -148,7 +154,7 @@ export function createSharedBudgetStore(options: SharedBudgetStoreOptions): Shar
     now = Date.now,
     presenceMs = 5_000,
     assumedReplicas = 2,
-    maxSendMs = 15_000,
+    maxSendMs = TELEGRAM_CALL_TIMEOUT_MS,
   } = options
   const key = (...parts: string[]) => redis.key("bot", botId, ...parts)
   const pauseKey = key("pause")
