@@ -89,6 +89,9 @@ export const docs = (routes: () => readonly RouteLike[]) =>
           theme: "/swagger/assets/swagger-ui.css",
           autoDarkMode: false,
           deepLinking: true,
+          // Swagger UI would otherwise show a badge fetched from validator.swagger.io, sending
+          // the document's URL to a third party (and failing offline or on localhost).
+          validatorUrl: "none",
         },
         references: () => references(routes),
         documentation: {

@@ -14,11 +14,11 @@ const COMMAND: CommandSpec = {
   description: `The NPS API server. It takes no options: everything comes from the environment —
 DATABASE_URL (unset: embedded PGlite in PGLITE_DIR, default ./.data/pglite), HOST/PORT (default
 0.0.0.0:8000), NODE_ENV, JWT_SECRET (required in production), TELEGRAM_BOT_SERVICE_KEY,
-TELEGRAM_BOT_USERNAME, REDIS_URL, LOG_LEVEL. See the README's Configuration section.`,
+TELEGRAM_BOT_USERNAME, REDIS_URL, LOG_LEVEL. See docs/operating.md.`,
   options: {},
 }
 // --help is answered before anything is read, opened or bound.
-answerCommandLine(COMMAND, "api", "bun api/src/main.ts --help")
+answerCommandLine(COMMAND, "api", "bun run start:api --help")
 
 const SHUTDOWN_BUDGET_MS = 8_000
 // Per query, waiting for a pooled connection included: requests answer 503 well within 5 s

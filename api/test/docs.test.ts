@@ -38,6 +38,9 @@ test("/swagger loads Swagger UI from this server only: no CDN, nothing from the 
     const installed = Bun.file(Bun.fileURLToPath(import.meta.resolve(`swagger-ui-dist/${name}`)))
     expect((await asset.arrayBuffer()).byteLength).toBe(installed.size)
   }
+  // Swagger UI's validator badge is off: it would send the document's URL to validator.swagger.io.
+  const options = page.text.match(/SwaggerUIBundle\((\{[\s\S]*?\})\);/)?.[1]
+  expect(JSON.parse(options ?? "{}").validatorUrl).toBe("none")
   // Only those two files: nothing else of the package (or the disk) is reachable.
   for (const name of ["package.json", "..%2F..%2Fpackage.json", "index.html"])
     expect((await req(app, "GET", `/swagger/assets/${name}`)).status).toBe(404)

@@ -224,6 +224,7 @@ test("start:api --help prints its usage and opens nothing; an unknown option is 
   const wrong = await run(["bun", "api/src/main.ts", "--prot", "9000"], { PGLITE_DIR: fresh })
   expect(wrong.code).toBe(1)
   expect(wrong.stderr).toContain("unknown option --prot")
+  expect(wrong.stderr).toContain("Run bun run start:api --help for usage.")
   expect(existsSync(fresh)).toBe(false)
 })
 

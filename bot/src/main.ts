@@ -17,8 +17,14 @@ try {
     process.exit(0)
   }
 } catch (error) {
-  const message = error instanceof Error ? error.message.split("\n")[0] : String(error)
-  console.error(`bot: ${message}\nRun bun bot/src/main.ts --help for usage.`)
+  // In the words every other command line uses (`unknown option --x`), not node:util's.
+  const text = error instanceof Error ? (error.message.split("\n")[0] ?? "") : String(error)
+  const quoted = /'([^']*)'/.exec(text)?.[1]
+  const message = {
+    ERR_PARSE_ARGS_UNKNOWN_OPTION: `unknown option ${quoted}`,
+    ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL: "unexpected argument: the bot takes no arguments",
+  }[String((error as { code?: unknown }).code)]
+  console.error(`bot: ${message ?? text}\nRun bun run start:bot --help for usage.`)
   process.exit(1)
 }
 

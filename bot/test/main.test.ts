@@ -42,10 +42,16 @@ describe("main.ts", () => {
 
   test("an argument it does not know is an error, before anything starts", async () => {
     const standIn = await startStandIn()
-    for (const args of [["--hepl"], ["start"]]) {
-      const bot = spawnBot(botEnv(standIn), args)
+    for (const [args, said] of [
+      [["--hepl"], "bot: unknown option --hepl\n"],
+      [["--bogus", "1"], "bot: unknown option --bogus\n"],
+      [["start"], "bot: unexpected argument"],
+    ] as const) {
+      const bot = spawnBot(botEnv(standIn), [...args])
       expect(await bot.proc.exited).toBe(1)
-      expect(bot.lines.join("\n")).toContain("Run bun bot/src/main.ts --help for usage.")
+      // The same words as every other command line, and the command a newcomer types.
+      expect(bot.lines.join("\n")).toContain(said)
+      expect(bot.lines.join("\n")).toContain("Run bun run start:bot --help for usage.")
     }
     expect(standIn.calls).toEqual([])
   })

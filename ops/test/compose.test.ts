@@ -2,13 +2,16 @@
 // the compose specification's schema and its best-practice rules; the tests below pin down what
 // the issue asks of each service and that .env.example and compose.yaml agree.
 import { expect, test } from "bun:test"
+import { loadConfig as loadApiConfig } from "../../api/src/config"
 import { EnvSchema as BotEnv } from "../../bot/src/config"
 import {
   composeVariables,
   documentedVariables,
   durationSeconds,
+  generateKeyLikeEnvExample,
   InterpolationError,
   interpolate,
+  keyGenerators,
   parseEnvFile,
   ROOT,
   read,
@@ -117,6 +120,21 @@ test(".env.example covers every variable of both services in README's Configurat
   const documented = documentedVariables(read(".env.example"))
   for (const name of [...fromReadme, ...Object.keys(BotEnv.properties)])
     expect({ name, documented: documented.has(name) }).toEqual({ name, documented: true })
+})
+
+test(".env.example's ways to make the service key need no Bun, and make keys the API takes", () => {
+  const lines = keyGenerators()
+  expect(lines.length).toBeGreaterThanOrEqual(2) // openssl, and /dev/urandom without it
+  for (const line of lines) {
+    expect(line).not.toContain("bun")
+    const keys = [generateKeyLikeEnvExample(line), generateKeyLikeEnvExample(line)]
+    expect(keys[0]).not.toBe(keys[1])
+    for (const key of keys) {
+      // The contract's shape: nps_ and 43 URL-safe base64 characters (32 random bytes).
+      expect(key).toMatch(/^nps_[A-Za-z0-9_-]{43}$/)
+      expect(loadApiConfig({ TELEGRAM_BOT_SERVICE_KEY: key }).serviceKey).toBe(key)
+    }
+  }
 })
 
 test("the secrets are required: compose refuses to start while one is empty", () => {

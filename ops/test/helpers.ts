@@ -39,6 +39,21 @@ export function parseEnvFile(text: string): Record<string, string> {
   return out
 }
 
+/** The shell lines .env.example gives for generating the bot's service key (`echo "nps_$(…)"`). */
+export function keyGenerators(): string[] {
+  return [...read(".env.example").matchAll(/^#.*?(echo "nps_\$\(.*\)")\s*$/gm)].map(
+    (m) => m[1] as string,
+  )
+}
+
+/** Runs one of those lines with sh, as an operator without Bun would. */
+export function generateKeyLikeEnvExample(line = keyGenerators()[0]): string {
+  if (!line) throw new Error(".env.example gives no key-generating line")
+  const run = Bun.spawnSync(["sh", "-c", line], { stdout: "pipe", stderr: "pipe" })
+  if (run.exitCode !== 0) throw new Error(`${line} failed: ${run.stderr.toString()}`)
+  return run.stdout.toString().trim()
+}
+
 /** Names of the variables a .env file mentions, commented-out ones included. */
 export function documentedVariables(text: string): Set<string> {
   const names = [...text.matchAll(/^#?\s*([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1] as string)
