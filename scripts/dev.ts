@@ -14,6 +14,7 @@ import { generateApiKey } from "../api/src/credentials"
 import { type BotApiStandIn, startBotApiStandIn } from "../bot/src/stand-in"
 import { runChat } from "./dev/chat"
 import { type Child, formatRecord, type LogRecord, startChild } from "./dev/child"
+import { claimDevDir } from "./dev/claim"
 import { type DemoSeed, seedDemo } from "./dev/seed"
 
 const ROOT = resolve(import.meta.dir, "..")
@@ -42,6 +43,7 @@ const CHAT_ID = 100_200_300
 const READY_TIMEOUT_MS = 60_000
 const ANSWER_TIMEOUT_MS = 20_000
 const STOP_TIMEOUT_MS = 12_000
+const SAME_PRESS_MS = 1_000
 
 const databaseUrl = value("DATABASE_URL")
 const pgliteDir = resolve(ROOT, value("PGLITE_DIR") ?? ".data/pglite")
@@ -55,6 +57,7 @@ const show = (path: string) => {
 const children: Child[] = []
 let standIn: BotApiStandIn | undefined
 let stopping: Promise<never> | undefined
+let releaseDevDir = () => {}
 
 function stop(reason: string, failed = false): Promise<never> {
   stopping ??= (async () => {
@@ -71,14 +74,21 @@ function stop(reason: string, failed = false): Promise<never> {
     await standIn?.close()
     const summary = children.map((c, i) => `${c.name} exit ${codes?.[i] ?? "killed"}`).join(", ")
     const clean = codes?.every((code) => code === 0) ?? false
+    releaseDevDir()
     print(dim(`stopped${summary ? ` (${summary})` : ""}`))
     process.exit(failed || !clean ? 1 : 0)
   })()
   return stopping
 }
+let firstInterrupt = 0
 process.on("SIGINT", () => {
-  if (!stopping) return void stop("Ctrl-C")
-  // A second Ctrl-C: do not wait any longer.
+  if (!stopping) {
+    firstInterrupt = Date.now()
+    return void stop("Ctrl-C")
+  }
+  // `bun run` passes the terminal's Ctrl-C on too, so one press arrives twice within moments;
+  // only a second press, later, means "do not wait any longer".
+  if (Date.now() - firstInterrupt < SAME_PRESS_MS) return
   for (const child of children) child.stop("SIGKILL")
   process.exit(130)
 })
@@ -124,6 +134,18 @@ async function main() {
     print(`Stop it, or pick another port: PORT=${port === 8000 ? 8001 : port + 1} bun run dev`)
     return process.exit(1)
   }
+  const claim = claimDevDir(join(devDir, "dev.pid"))
+  if ("heldBy" in claim) {
+    const data = databaseUrl ? "this checkout's .data/dev" : show(pgliteDir)
+    print(`Another bun run dev (pid ${claim.heldBy}) is already running on ${data}.`)
+    print(
+      databaseUrl
+        ? "Stop it first (Ctrl-C in its terminal); one stack per checkout."
+        : `Stop it first (Ctrl-C in its terminal), or give this one its own data: PGLITE_DIR=${show(join(dirname(pgliteDir), "pglite-2"))} bun run dev`,
+    )
+    return process.exit(1)
+  }
+  releaseDevDir = claim.release
   print(
     dim(databaseUrl ? "database: DATABASE_URL" : `database: embedded PGlite in ${show(pgliteDir)}`),
   )
@@ -132,6 +154,7 @@ async function main() {
     demo = await seed()
   } catch (error) {
     print(`cannot prepare the database: ${error instanceof Error ? error.message : String(error)}`)
+    releaseDevDir()
     return process.exit(1)
   }
 
@@ -210,6 +233,12 @@ async function main() {
   print(
     dim(
       `notify   ${adminEnv}bun run admin notify --username ${demo.username} --text 'Hello from NPS'  (another terminal, once linked)`,
+    ),
+  )
+  // Only an admin may read a notification the admin CLI sent (it has no sender): demo-ops's key.
+  print(
+    dim(
+      `         follow it: curl -s ${apiUrl}/telegram/notifications/<id> -H "Authorization: Bearer ${demo.notifyKey}"`,
     ),
   )
   print(dim(`logs     ${show(join(devDir, "api.log"))}, ${show(join(devDir, "bot.log"))}`))

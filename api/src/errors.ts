@@ -77,6 +77,22 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   })
 }
 
+/**
+ * Why the database cannot serve this configuration, as a sentence an operator can act on (names
+ * the variable, never its value); undefined when it is not a configuration problem.
+ */
+export function databaseConfigProblem(error: unknown): string | undefined {
+  const chain = causes(error)
+  const locked = chain.find((e) => e instanceof Error && e.name === "DatabaseLockedError")
+  if (locked instanceof Error) return locked.message
+  const code = String(codeOf(chain.findLast((e) => typeof codeOf(e) === "string")) ?? "")
+  // 28P01 wrong password, 28000 no such role or not allowed by pg_hba.conf.
+  if (code === "28P01" || code === "28000")
+    return "the database refused the credentials in DATABASE_URL (authentication failed for its user). With docker compose: POSTGRES_PASSWORD is read only when the postgres volume is first created, so changing it later breaks the API — put back the password the volume was created with, or change the role's password in Postgres too (docs/operating.md)"
+  if (code === "3D000") return "the database named in DATABASE_URL does not exist"
+  return undefined
+}
+
 export const isUniqueViolation = (error: unknown) =>
   causes(error).some((e) => codeOf(e) === "23505")
 

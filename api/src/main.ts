@@ -2,11 +2,12 @@
 import { createDb, type Database, migrate } from "@nps/db"
 import { createLogger, urlSecrets } from "@nps/log"
 import { createSharedRedis } from "@nps/redis"
+import { sql } from "drizzle-orm"
 import { createApp } from "./app"
 import { ensureServiceKey } from "./bootstrap"
 import { answerCommandLine, type CommandSpec } from "./cli"
 import { ConfigError, loadConfig } from "./config"
-import { describeForLog, isDatabaseUnavailable } from "./errors"
+import { databaseConfigProblem, describeForLog, isDatabaseUnavailable } from "./errors"
 import { listen, PortInUseError } from "./transport"
 
 const COMMAND: CommandSpec = {
@@ -80,7 +81,14 @@ try {
     if (applied.length) logger.info("migrations applied", { applied })
   }
 } catch (error) {
-  logger.error("startup failed", { error: describeForLog(error) })
+  failStartup(error)
+}
+
+/** Logs why the API cannot start — a sentence when the cause is known — and exits 1. */
+function failStartup(error: unknown): never {
+  const problem = databaseConfigProblem(error)
+  if (problem) logger.error(`startup failed: ${problem}`, { variable: "DATABASE_URL" })
+  else logger.error("startup failed", { error: describeForLog(error) })
   process.exit(1)
 }
 
@@ -108,6 +116,12 @@ const app = createApp({
 // Postgres may be down while we start: the health probe logs that once, and we serve 503s
 // until it is back rather than exit (the API recovers by itself).
 const reachable = (await app.handle(new Request("http://localhost/api/health"))).ok
+if (!reachable) {
+  // Down is worth waiting for; refused credentials or a missing database are not.
+  await database.db.execute(sql`select 1`).catch((error) => {
+    if (databaseConfigProblem(error)) failStartup(error)
+  })
+}
 
 /** The bot's key, once the database answers; anything but unavailability stops the process. */
 async function ensureServiceKeyEventually(key: string) {
@@ -116,10 +130,7 @@ async function ensureServiceKeyEventually(key: string) {
       await ensureServiceKey(database.db, key)
       return logger.info("telegram service key ensured")
     } catch (error) {
-      if (!isDatabaseUnavailable(error)) {
-        logger.error("startup failed", { error: describeForLog(error) })
-        process.exit(1)
-      }
+      if (!isDatabaseUnavailable(error)) failStartup(error)
       await Bun.sleep(SERVICE_KEY_RETRY_MS)
     }
   }

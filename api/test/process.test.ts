@@ -210,6 +210,55 @@ test("started while Postgres is unreachable: says so once, serves 503s, exits cl
   for (const secret of [serviceKey, "pw-secret-123"]) expect(api.output()).not.toContain(secret)
 })
 
+/**
+ * A Postgres server that refuses every login the way a real one does when the password is wrong
+ * (SQLSTATE 28P01) — what compose's API meets after POSTGRES_PASSWORD changed in .env.
+ */
+function refusingPostgres() {
+  const field = (type: string, value: string) => `${type}${value}\0`
+  const body = Buffer.from(
+    `${field("S", "FATAL")}${field("V", "FATAL")}${field("C", "28P01")}${field("M", 'password authentication failed for user "nps"')}\0`,
+  )
+  const reply = Buffer.alloc(5 + body.length)
+  reply.write("E", 0)
+  reply.writeInt32BE(4 + body.length, 1)
+  body.copy(reply, 5)
+  return Bun.listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      data(socket, data) {
+        // An SSLRequest (8 bytes, code 80877103) gets "N"; the startup message gets the refusal.
+        if (data.length === 8 && data.readInt32BE(4) === 80877103) socket.write("N")
+        else socket.end(reply)
+      },
+    },
+  })
+}
+
+test("refused database credentials (POSTGRES_PASSWORD changed after the first start): one sentence naming DATABASE_URL and POSTGRES_PASSWORD, exit 1", async () => {
+  const server = refusingPostgres()
+  try {
+    const res = await run(["bun", "api/src/main.ts"], {
+      DATABASE_URL: `postgres://nps:pw-secret-123@127.0.0.1:${server.port}/nps`,
+      TELEGRAM_BOT_SERVICE_KEY: generateApiKey(),
+      PORT: "0",
+    })
+    expect(res.code).toBe(1)
+    const records = `${res.stdout}\n${res.stderr}`
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as { level: string; msg: string })
+    const failed = records.find((r) => r.msg.startsWith("startup failed"))
+    expect(failed?.msg).toContain("refused the credentials in DATABASE_URL")
+    expect(failed?.msg).toContain("POSTGRES_PASSWORD")
+    expect(`${res.stdout}${res.stderr}`).not.toMatch(/pw-secret-123|"stack"/)
+    expect(records.some((r) => r.msg === "api listening")).toBe(false)
+  } finally {
+    server.stop(true)
+  }
+})
+
 test("start:api --help prints its usage and opens nothing; an unknown option is an error", async () => {
   const fresh = join(tmp, "help-pglite")
   for (const flag of ["--help", "-h"]) {

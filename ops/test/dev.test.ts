@@ -3,7 +3,7 @@
 // stand-in, answer /start, follow the printed one-tap t.me link, answer /status, /unlink and
 // /link <demo key>, stop cleanly at the end of input, and reuse everything on a second run.
 import { afterAll, expect, test } from "bun:test"
-import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { ROOT } from "./helpers"
@@ -39,10 +39,18 @@ interface DevRun {
   say(lines: string[]): void
   exited: Promise<number>
   stdout(): string
+  /** Ctrl-C at the terminal: SIGINT to the process group (needs `terminal: true`). */
+  interrupt(): void
 }
 
-function startDev(args: string[] = []): DevRun {
-  const proc = Bun.spawn(["bun", "run", "dev", ...args], {
+function startDev(
+  args: string[] = [],
+  { terminal = false, env = {} }: { terminal?: boolean; env?: Record<string, string> } = {},
+): DevRun {
+  // terminal: in a process group of its own (setsid), as a shell runs a foreground job, so that
+  // Ctrl-C can be sent the way a terminal sends it: to the whole group.
+  const argv = ["bun", "run", "dev", ...args]
+  const proc = Bun.spawn(terminal ? ["setsid", ...argv] : argv, {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? "",
@@ -51,6 +59,7 @@ function startDev(args: string[] = []): DevRun {
       PGLITE_DIR: join(scratch, "data", "pglite"),
       PORT: "0",
       NO_COLOR: "1",
+      ...env,
     },
     stdin: "pipe",
     stdout: "pipe",
@@ -105,6 +114,7 @@ function startDev(args: string[] = []): DevRun {
     },
     exited,
     stdout: () => out,
+    interrupt: () => process.kill(-proc.pid, "SIGINT"),
   }
 }
 
@@ -195,8 +205,61 @@ test("bun run admin notify, in another terminal while dev runs, reaches the term
     },
   )
   expect(await admin.exited).toBe(0)
-  expect(await new Response(admin.stdout).text()).toContain("queued for 1 chat")
+  const said = await new Response(admin.stdout).text()
+  expect(said).toContain("queued for 1 chat")
   await dev.waitFor(new RegExp(`bot › ${text}`))
+
+  // The banner's follow-up works as printed: its key may read what the admin CLI sent.
+  const [, follow, auth] = (await dev.waitFor(
+    /follow it: curl -s (\S+\/telegram\/notifications\/)<id> -H "Authorization: Bearer (nps_[\w-]{43})"/,
+  )) as unknown as [string, string, string]
+  const id = /notification ([0-9a-f-]{36}) queued/.exec(said)?.[1]
+  const followed = await fetch(`${follow}${id}`, { headers: { authorization: `Bearer ${auth}` } })
+  expect(followed.status).toBe(200)
+  expect(await followed.json()).toMatchObject({ id, deliveries: [{ telegram_chat_id: 100200300 }] })
   dev.type(["/status"])
   expect(await dev.exited).toBe(0)
 }, 60_000)
+
+test("Ctrl-C stops the stack cleanly: a stopped line, exit 0, and both services' shutdown in their logs", async () => {
+  const dir = join(scratch, "ctrl-c")
+  const dev = startDev([], { terminal: true, env: { PGLITE_DIR: join(dir, "pglite") } })
+  await dev.waitFor(/You are chatting with the bot/, 60_000)
+  dev.interrupt()
+  expect(await dev.exited).toBe(0)
+  expect(dev.stdout()).toContain("stopping (Ctrl-C)")
+  expect(dev.stdout()).toContain("stopped (api exit 0, bot exit 0)")
+  const api = readFileSync(join(dir, "dev", "api.log"), "utf8")
+  const bot = readFileSync(join(dir, "dev", "bot.log"), "utf8")
+  expect(api).toContain('"msg":"shutting down"')
+  expect(api).toContain('"msg":"stopped"')
+  expect(bot).toContain('"msg":"shutting down"')
+  expect(bot).toContain('"msg":"bot stopped"')
+}, 90_000)
+
+test("a second bun run dev on the same data (another PORT) refuses in a sentence and leaves the first one's logs alone", async () => {
+  const dir = join(scratch, "twice")
+  const env = { PGLITE_DIR: join(dir, "pglite") }
+  const first = startDev([], { env })
+  await first.waitFor(/You are chatting with the bot/, 60_000)
+  const apiLog = join(dir, "dev", "api.log")
+  const before = readFileSync(apiLog, "utf8")
+  expect(before).toContain('"msg":"api listening"')
+
+  const second = startDev([], { env: { ...env, PORT: "0" } })
+  expect(await second.exited).toBe(1)
+  expect(second.stdout()).toMatch(/Another bun run dev \(pid \d+\) is already running on /)
+  expect(second.stdout()).toContain("PGLITE_DIR=")
+  expect(second.stdout()).not.toMatch(/[{}]|DatabaseLockedError|^\s+at /m)
+  const after = readFileSync(apiLog, "utf8")
+  expect(after.startsWith(before)).toBe(true) // not truncated
+  expect(after).not.toContain("\0")
+
+  first.type(["/help"])
+  expect(await first.exited).toBe(0)
+  // Once the first has stopped, the data is free again.
+  const third = startDev([], { env })
+  await third.waitFor(/You are chatting with the bot/, 60_000)
+  third.type([])
+  expect(await third.exited).toBe(0)
+}, 150_000)

@@ -2,10 +2,14 @@
 // second run finds the demo user and its profiles, and reuses the demo key kept (raw keys are
 // never stored in the database) in a git-ignored file beside the data — or mints a new one when
 // that file is missing or its key no longer works. Every run also mints a fresh one-time link
-// token (they live 10 minutes), the demo's one-tap link.
+// token (they live 10 minutes), the demo's one-tap link. An operator account, `demo-ops` (an admin
+// nobody logs in as), holds a telegram:notify key: notifications sent with `bun run admin notify`
+// have no sender, so only an admin's credential can follow them.
+import { randomBytes } from "node:crypto"
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
-import { dirname } from "node:path"
+import { dirname, join } from "node:path"
 import type { Db } from "@nps/db"
+import type { Scope } from "../../api/src/credentials"
 import { createUser, findUser } from "../../api/src/modules/auth/service"
 import { createKey, findActiveKey } from "../../api/src/modules/keys/service"
 import { createProfile, listProfiles } from "../../api/src/modules/oracle/service"
@@ -17,6 +21,7 @@ export const DEMO_PROFILES = [
   { name: "Ada Lovelace", birthday: "1815-12-10" },
 ] as const
 export const DEMO_KEY_NAME = "demo key (bun run dev)"
+export const DEMO_OPS = "demo-ops"
 
 export interface DemoSeed {
   username: string
@@ -25,6 +30,8 @@ export interface DemoSeed {
   key: string
   /** False when the key was minted by this run. */
   keyReused: boolean
+  /** An admin's telegram:notify key: sends notifications and reads any of them. */
+  notifyKey: string
   /** A fresh one-time link token: `/start <token>` (or its t.me link) links the chat. */
   linkToken: string
   profiles: { name: string; birthday: string }[]
@@ -47,18 +54,43 @@ export async function seedDemo(db: Db, { keyFile }: { keyFile: string }): Promis
     { userId: user.id, botUsername: undefined },
     new Date(),
   )
-
-  const saved = existsSync(keyFile) ? readFileSync(keyFile, "utf8").trim() : ""
-  if (saved && (await findActiveKey(db, saved, new Date()))?.userId === user.id)
-    return { ...DEMO_USER, key: saved, keyReused: true, linkToken, profiles }
-
-  const { key } = await createKey(db, {
+  const { key, reused } = await keptKey(db, {
     userId: user.id,
+    file: keyFile,
     name: DEMO_KEY_NAME,
     scopes: ["oracle:read", "oracle:write"],
   })
-  mkdirSync(dirname(keyFile), { recursive: true })
-  writeFileSync(keyFile, `${key}\n`, { mode: 0o600 })
-  chmodSync(keyFile, 0o600)
-  return { ...DEMO_USER, key, keyReused: false, linkToken, profiles }
+  const ops =
+    (await findUser(db, DEMO_OPS)) ??
+    (await createUser(db, {
+      username: DEMO_OPS,
+      password: randomBytes(24).toString("base64url"),
+      role: "admin",
+    }))
+  const { key: notifyKey } = await keptKey(db, {
+    userId: ops.id,
+    file: join(dirname(keyFile), "notify-key"),
+    name: "demo notify key (bun run dev)",
+    scopes: ["telegram:notify"],
+  })
+  return { ...DEMO_USER, key, keyReused: reused, notifyKey, linkToken, profiles }
+}
+
+/** The raw key kept in `file` while it still works for `userId`, else a new one written there. */
+async function keptKey(
+  db: Db,
+  input: { userId: string; file: string; name: string; scopes: Scope[] },
+): Promise<{ key: string; reused: boolean }> {
+  const saved = existsSync(input.file) ? readFileSync(input.file, "utf8").trim() : ""
+  if (saved && (await findActiveKey(db, saved, new Date()))?.userId === input.userId)
+    return { key: saved, reused: true }
+  const { key } = await createKey(db, {
+    userId: input.userId,
+    name: input.name,
+    scopes: input.scopes,
+  })
+  mkdirSync(dirname(input.file), { recursive: true })
+  writeFileSync(input.file, `${key}\n`, { mode: 0o600 })
+  chmodSync(input.file, 0o600)
+  return { key, reused: false }
 }

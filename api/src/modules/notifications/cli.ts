@@ -29,6 +29,6 @@ export async function notifyFromCli(
     text:
       notification.status === "undeliverable"
         ? `notification ${notification.id}: undeliverable — ${input.username} has no active, unblocked Telegram chat`
-        : `notification ${notification.id} queued for ${chats} chat${chats === 1 ? "" : "s"}; follow it with GET /api/telegram/notifications/${notification.id}`,
+        : `notification ${notification.id} queued for ${chats} chat${chats === 1 ? "" : "s"}; follow it with GET /api/telegram/notifications/${notification.id} (with an admin's JWT or telegram:notify key: it has no sender)`,
   }
 }
