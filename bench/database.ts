@@ -6,6 +6,7 @@ import { sql } from "drizzle-orm"
 import postgres from "postgres"
 import { ensureServiceKey } from "../api/src/bootstrap"
 import { generateApiKey, hashApiKey, keyPrefix } from "../api/src/credentials"
+import type { Cleanup } from "./cleanup"
 
 export const USERS = 10_000
 /** Users whose raw keys the link scenario sends in its bodies. */
@@ -27,13 +28,14 @@ export interface BenchDatabase {
   drop(): Promise<void>
 }
 
-/** An empty database created in `adminUrl`'s server, and how to drop it (once; safe to repeat). */
-export async function throwawayDatabase(adminUrl: string, prefix: string) {
+/**
+ * An empty database created in `adminUrl`'s server, and how to drop it (once; safe to repeat).
+ * The drop is handed to `cleanup` before the database is created: one connection runs both in
+ * order, so a signal arriving mid-CREATE still drops it.
+ */
+export async function throwawayDatabase(adminUrl: string, prefix: string, cleanup: Cleanup) {
   const name = `${prefix}_${Date.now()}_${process.pid}`
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} })
-  await admin.unsafe(`create database ${name}`)
-  const url = new URL(adminUrl)
-  url.pathname = `/${name}`
   let dropped = false
   const drop = async () => {
     if (dropped) return
@@ -41,11 +43,18 @@ export async function throwawayDatabase(adminUrl: string, prefix: string) {
     await admin.unsafe(`drop database if exists ${name} with (force)`)
     await admin.end()
   }
+  cleanup.add(drop)
+  await admin.unsafe(`create database ${name}`)
+  const url = new URL(adminUrl)
+  url.pathname = `/${name}`
   return { name, url: url.toString(), admin, drop }
 }
 
-export async function createBenchDatabase(adminUrl: string): Promise<BenchDatabase> {
-  const { name, url, admin, drop } = await throwawayDatabase(adminUrl, "nps_bench")
+export async function createBenchDatabase(
+  adminUrl: string,
+  cleanup: Cleanup,
+): Promise<BenchDatabase> {
+  const { name, url, admin, drop } = await throwawayDatabase(adminUrl, "nps_bench", cleanup)
   try {
     const seeded = await seed(url)
     const backends = async () =>

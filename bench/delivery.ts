@@ -17,6 +17,7 @@ import { createKey } from "../api/src/modules/keys/service"
 import { createApiClient } from "../bot/src/api-client"
 import { createBot } from "../bot/src/bot"
 import { type RecordedCall, startBotApiStandIn } from "../bot/src/stand-in"
+import { createCleanup } from "./cleanup"
 import { throwawayDatabase } from "./database"
 import { percentile } from "./load"
 
@@ -26,20 +27,17 @@ const LONE = Number(process.env.BENCH_LONE ?? 100)
 const POST_CONCURRENCY = 16
 
 const adminUrl = process.env.BENCH_DATABASE_URL
-let dropDatabase = async () => {}
-let target: Parameters<typeof createDb>[0] = { memory: true }
-if (adminUrl) {
-  const throwaway = await throwawayDatabase(adminUrl, "nps_bench_delivery")
-  target = { url: throwaway.url, max: 10, queryTimeoutMs: 3_000 }
-  dropDatabase = throwaway.drop
-}
 // Interrupted or failed, the throwaway database goes too.
-for (const signal of ["SIGINT", "SIGTERM"] as const)
-  process.once(signal, () => void dropDatabase().finally(() => process.exit(130)))
+const cleanup = createCleanup((text) => process.stderr.write(`bench/delivery: ${text}\n`))
 process.once("uncaughtException", (error) => {
   console.error(error)
-  void dropDatabase().finally(() => process.exit(1))
+  void cleanup.run().finally(() => process.exit(1))
 })
+let target: Parameters<typeof createDb>[0] = { memory: true }
+if (adminUrl) {
+  const throwaway = await throwawayDatabase(adminUrl, "nps_bench_delivery", cleanup)
+  target = { url: throwaway.url, max: 10, queryTimeoutMs: 3_000 }
+}
 
 const database = await createDb(target)
 const { db } = database
@@ -182,7 +180,7 @@ await bot.stop()
 await app.stop()
 await standIn.close()
 await database.close()
-await dropDatabase()
+await cleanup.run()
 
 const f = (n: number, digits = 1) => n.toFixed(digits)
 const where = database.driver === "postgres" ? "Postgres" : "PGlite (in memory)"

@@ -7,10 +7,32 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import { availableParallelism, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
+import { answerCommandLine } from "../api/src/cli"
 import { type BotRun, PHASES, runBot } from "./bot"
+import { createCleanup } from "./cleanup"
 import { createBenchDatabase, USERS } from "./database"
 import type { LoadResult } from "./load"
 import { cpuMs, peakRssMb, ROOT, runLoad, type Server, startApi, startReference } from "./processes"
+
+// --help, or an option it does not know, before a database or a process is touched.
+answerCommandLine(
+  {
+    usage: "bun run bench",
+    description: `The benchmarks, each beside a bare reference measured in the same run, printed as Markdown
+and written to bench/results.md (about 15 minutes; a subset is printed only). Needs a local
+Postgres; creates a throwaway database there and drops it at the end, on Ctrl-C and on SIGTERM.
+
+  BENCH_DATABASE_URL  where the throwaway database is made (default
+                      postgres://postgres@127.0.0.1:5432/postgres)
+  BENCH_RUNS          runs per figure, the median reported (default 3)
+  BENCH_SECONDS       seconds per run (default 5)
+  BENCH_ONLY          a subset: status,link,bot,startup,delivery
+  BENCH_CPU_PROF      a directory: run the servers under bun --cpu-prof`,
+    options: {},
+  },
+  "bench",
+  "bun run bench --help",
+)
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres"
 const RUNS = Number(process.env.BENCH_RUNS || 3)
@@ -34,18 +56,15 @@ const mb = (n: number) => n.toFixed(0)
 const thousands = (n: number) => n.toLocaleString("en-US")
 
 const loadBefore = loadavg()
+// Ctrl-C, SIGTERM (a `timeout` around the run) or the end: the servers and the delivery
+// benchmark stop, then the throwaway database goes — even one still being seeded.
+const cleanup = createCleanup(progress)
 const work = mkdtempSync(join(tmpdir(), "nps-bench-"))
+cleanup.add(() => rmSync(work, { recursive: true, force: true }))
 progress(`seeding ${thousands(USERS)} users in a throwaway database`)
-const data = await createBenchDatabase(ADMIN_URL)
+const data = await createBenchDatabase(ADMIN_URL, cleanup)
 const servers: Server[] = []
-const stopAll = async () => {
-  await Promise.allSettled(servers.map((s) => s.stop()))
-  await data.drop()
-  rmSync(work, { recursive: true, force: true })
-}
-// Ctrl-C, or a `timeout` around the run: the servers stop and the throwaway database goes.
-for (const signal of ["SIGINT", "SIGTERM"] as const)
-  process.once(signal, () => void stopAll().finally(() => process.exit(130)))
+cleanup.add(() => Promise.allSettled(servers.map((s) => s.stop())))
 
 const headers = { authorization: `Bearer ${data.serviceKey}` }
 const paths = data.chats.map((id) => `/api/telegram/status/${id}`)
@@ -235,6 +254,11 @@ async function deliveryScenario(): Promise<string[]> {
     stdout: "pipe",
     stderr: "inherit",
   })
+  // Its own throwaway database is its to drop: stop it, and wait until it has.
+  cleanup.add(async () => {
+    if (child.exitCode === null) child.kill("SIGTERM")
+    await child.exited
+  })
   const output = await new Response(child.stdout).text()
   if ((await child.exited) !== 0) throw new Error("bench/delivery.ts failed")
   return output.trim().split("\n")
@@ -293,5 +317,5 @@ try {
     progress("wrote bench/results.md")
   } else console.log(report)
 } finally {
-  await stopAll()
+  await cleanup.run()
 }
