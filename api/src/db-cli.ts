@@ -4,6 +4,7 @@
 import { createDb, type DbTarget, migrate, rollback } from "@nps/db"
 import { createLogger, urlSecrets } from "@nps/log"
 import { type CommandSpec, didYouMean, helpText, parseCommand, UsageError } from "./cli"
+import { databaseConfigProblem } from "./errors"
 
 const WHERE = `Uses DATABASE_URL, or embedded PGlite in PGLITE_DIR (default ./.data/pglite); while the
 API holds that directory, through the socket it serves beside it.`
@@ -84,7 +85,10 @@ if (command) {
       await close()
     }
   } catch (error) {
-    log.error(`${command} failed`, { error })
+    // Refused credentials (compose: POSTGRES_PASSWORD changed after the first start) in words.
+    const problem = databaseConfigProblem(error)
+    if (problem) log.error(`${command} failed: ${problem}`, { variable: "DATABASE_URL" })
+    else log.error(`${command} failed`, { error })
     process.exit(1)
   }
 }

@@ -139,7 +139,7 @@ for (const driver of drivers()) {
     }
 
     if (driver === "pglite")
-      test("create-user on a fresh PGlite directory migrates it first, as README's Try it by hand does", async () => {
+      test("create-user on a fresh PGlite directory migrates it first, as docs/api.md's Try it by hand does", async () => {
         const user = await admin("create-user", "--username", "alice", "--password", PASSWORD)
         expect(user.code).toBe(0)
         expect(user.stdout).toContain("created user alice")

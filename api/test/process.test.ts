@@ -236,24 +236,29 @@ function refusingPostgres() {
   })
 }
 
-test("refused database credentials (POSTGRES_PASSWORD changed after the first start): one sentence naming DATABASE_URL and POSTGRES_PASSWORD, exit 1", async () => {
+test("refused database credentials (POSTGRES_PASSWORD changed after the first start): start:api and db:migrate say so in one sentence naming DATABASE_URL and POSTGRES_PASSWORD, exit 1", async () => {
   const server = refusingPostgres()
   try {
-    const res = await run(["bun", "api/src/main.ts"], {
-      DATABASE_URL: `postgres://nps:pw-secret-123@127.0.0.1:${server.port}/nps`,
-      TELEGRAM_BOT_SERVICE_KEY: generateApiKey(),
-      PORT: "0",
-    })
-    expect(res.code).toBe(1)
-    const records = `${res.stdout}\n${res.stderr}`
-      .split("\n")
-      .filter((l) => l.startsWith("{"))
-      .map((l) => JSON.parse(l) as { level: string; msg: string })
-    const failed = records.find((r) => r.msg.startsWith("startup failed"))
-    expect(failed?.msg).toContain("refused the credentials in DATABASE_URL")
-    expect(failed?.msg).toContain("POSTGRES_PASSWORD")
-    expect(`${res.stdout}${res.stderr}`).not.toMatch(/pw-secret-123|"stack"/)
-    expect(records.some((r) => r.msg === "api listening")).toBe(false)
+    for (const [argv, failure] of [
+      [["bun", "api/src/main.ts"], "startup failed"],
+      [["bun", "api/src/db-cli.ts", "migrate"], "migrate failed"],
+    ] as const) {
+      const res = await run([...argv], {
+        DATABASE_URL: `postgres://nps:pw-secret-123@127.0.0.1:${server.port}/nps`,
+        TELEGRAM_BOT_SERVICE_KEY: generateApiKey(),
+        PORT: "0",
+      })
+      expect(res.code).toBe(1)
+      const records = `${res.stdout}\n${res.stderr}`
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as { level: string; msg: string })
+      const failed = records.find((r) => r.msg.startsWith(failure))
+      expect(failed?.msg).toContain("refused the credentials in DATABASE_URL")
+      expect(failed?.msg).toContain("POSTGRES_PASSWORD")
+      expect(`${res.stdout}${res.stderr}`).not.toMatch(/pw-secret-123|"stack"/)
+      expect(records.some((r) => r.msg === "api listening")).toBe(false)
+    }
   } finally {
     server.stop(true)
   }

@@ -1,4 +1,4 @@
-// `bun run test:docker`: the real stack on a real Docker engine, as README's Operating section
+// `bun run test:docker`: the real stack on a real Docker engine, as docs/operating.md's "In production" section
 // runs it — `docker compose up -d --build --wait` with an offline Telegram (compose.standin.yaml),
 // every service healthy (migrate exited 0), the API answering on API_PORT, the bot answering
 // /start and linking through the stand-in container, a clean `stop` (exit 0), then `down -v`.
@@ -33,7 +33,7 @@ if (missing) {
     Buffer.from(crypto.getRandomValues(new Uint8Array(bytes))).toString("hex")
 
   test("docker compose up --wait: every service healthy, /start answered through the stand-in, a clean stop", async () => {
-    // .env as README's "First start" fills it, gen-key done with openssl as it shows.
+    // .env as docs/operating.md's "First start" fills it, gen-key done with openssl as it shows.
     const key = await sh([
       "sh",
       "-c",
@@ -86,7 +86,7 @@ if (missing) {
       })
       console.log((await compose(["ps", "-a"])).stdout)
 
-      // The API on API_PORT, as README's curl asks it.
+      // The API on API_PORT, as docs/operating.md's curl asks it.
       const health = await fetch(`http://127.0.0.1:${apiPort}/api/health`)
       expect(await health.json()).toEqual({ status: "ok" })
 
@@ -103,7 +103,7 @@ if (missing) {
       expect(welcome).toContain("NPS Oracle Bot")
       expect(welcome).toContain("/link")
 
-      // An operator creates a user and a key in the api container (README: Users and keys).
+      // An operator creates a user and a key in the api container (docs/operating.md: Users and keys).
       const admin = (args: string[], stdin?: string) =>
         compose(["exec", "-T", "api", "bun", "api/src/admin.ts", ...args], { stdin })
       const user = await admin(

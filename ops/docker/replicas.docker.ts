@@ -1,5 +1,5 @@
-// `bun run test:docker`, part two: the replicas override on a real Docker engine, as README's
-// "Scaling out" runs it — compose.yaml + compose.replicas.yaml (Redis, two API replicas, two bot
+// `bun run test:docker`, part two: the replicas override on a real Docker engine, as docs/scaling-out.md
+// runs it — compose.yaml + compose.replicas.yaml (Redis, two API replicas, two bot
 // replicas in webhook mode) + the Telegram stand-in, which POSTs updates to the bots' webhook.
 // A conversation through it, one update posted to both bot replicas (handled once), a burst from
 // one chat spread over both (exactly the limit, each update handled once however often it is

@@ -110,9 +110,10 @@ test("every value comes from .env, and .env.example documents every one of them"
   expect(active.filter((name) => !used.has(name))).toEqual([])
 })
 
-test(".env.example covers every variable of both services in README's Configuration and the bot's schema", () => {
-  const readme = read("README.md")
-  const section = readme.slice(readme.indexOf("## Configuration"), readme.indexOf("## The API"))
+test(".env.example covers every variable of both services in docs/operating.md's Configuration and the bot's schema", () => {
+  const page = read("docs/operating.md")
+  const start = page.indexOf("## Configuration")
+  const section = page.slice(start, page.indexOf("\n## ", start + 1))
   const fromReadme = [...section.matchAll(/^\| `([A-Z_]+)`(?: \/ `([A-Z_]+)`)?/gm)].flatMap((m) =>
     [m[1], m[2]].filter(Boolean),
   ) as string[]

@@ -170,7 +170,7 @@ test("the images' own commands with compose's environment: migrate twice, a heal
   expect(again.output).toContain("database is up to date")
   expect(again.code).toBe(0)
 
-  // --- an operator creates a user and a key (README: docker compose exec api bun api/src/admin.ts …) ---
+  // --- an operator creates a user and a key (docs/operating.md: docker compose exec api bun api/src/admin.ts …) ---
   const admin = (...args: string[]) =>
     runOnce(["bun", "api/src/admin.ts", ...args, "--json"], apiImage.workdir, apiEnv)
   const user = await admin("create-user", "--username", "alice", "--password", "a long password")

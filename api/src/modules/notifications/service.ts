@@ -1,7 +1,7 @@
 // Notifications: accepted durably (the notification and one delivery per reachable chat in one
 // transaction), leased to the bot in per-chat acceptance order, and settled by its reports.
 // The queue is two plain tables: the bot never touches the database, and pg-boss and
-// graphile-worker need node-postgres and run no worker we could use here (see README).
+// graphile-worker need node-postgres and run no worker we could use here (see docs/notifications-basics.md).
 import { type Db, notificationDeliveries, notifications, telegramLinks, users } from "@nps/db"
 import { and, asc, eq, inArray, isNull, lt, lte, notExists, or, sql } from "drizzle-orm"
 import { alias } from "drizzle-orm/pg-core"
