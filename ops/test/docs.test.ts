@@ -1,7 +1,8 @@
 // The README a newcomer reads in five minutes, and the pages in docs/ it leads to: short, every
 // relative link (and its #anchor) resolving inside the repository, and the facts it states true.
 import { expect, test } from "bun:test"
-import { existsSync, readdirSync, statSync } from "node:fs"
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { dirname, join, relative, resolve } from "node:path"
 import { ROOT, read } from "./helpers"
 
@@ -119,5 +120,41 @@ test("the README's test counts are true: the Postgres half runs only with TEST_D
     const all = await testCount({ TEST_DATABASE_URL: process.env.TEST_DATABASE_URL })
     expect(all).toBeGreaterThan(Number(withPostgres?.replace(",", "")))
     expect(fresh).toBeLessThan(Number(withPostgres?.replace(",", ""))) // the half is really left out
+  }
+}, 60_000)
+
+test("the notification page's setup commands work as written on a fresh database, in order", async () => {
+  const page = read("docs/notifications-basics.md")
+  const block = /## For the services that send them[\s\S]*?```sh\n([\s\S]*?)```/.exec(page)?.[1]
+  const commands = (block ?? "")
+    .split("\n")
+    .map((line) => line.replace(/#.*$/, "").trim())
+    .filter((line) => line.startsWith("bun run admin "))
+  expect(commands.length).toBeGreaterThanOrEqual(2)
+  const dir = mkdtempSync(join(tmpdir(), "nps-docs-"))
+  try {
+    let last = ""
+    for (const command of commands) {
+      // Where the CLI would ask for a password at the terminal, give it on standard input.
+      const asks = command.includes("create-user") && !command.includes("--password")
+      const argv = [...command.split(/\s+/), ...(asks ? ["--password-stdin"] : []), "--json"]
+      const proc = Bun.spawn(argv, {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? "", DATABASE_URL: "", PGLITE_DIR: join(dir, "pglite") },
+        stdin: new Blob(["a long enough password\n"]),
+        stdout: "pipe",
+        stderr: "pipe",
+      })
+      const [code, out, err] = await Promise.all([
+        proc.exited,
+        new Response(proc.stdout).text(),
+        new Response(proc.stderr).text(),
+      ])
+      expect({ command, code, err }).toEqual({ command, code: 0, err: expect.any(String) })
+      last = out
+    }
+    expect(JSON.parse(last)).toMatchObject({ scopes: ["telegram:notify"] })
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
   }
 }, 60_000)
