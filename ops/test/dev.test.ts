@@ -82,7 +82,7 @@ function startDev(
   })
   void new Response(proc.stderr).text()
   return {
-    waitFor(pattern, timeoutMs = 30_000) {
+    waitFor(pattern, timeoutMs = 60_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
           const match = out.match(pattern)
@@ -177,7 +177,7 @@ test("with no configuration: demo data, /start, the printed t.me link, /status, 
   expect(second).toStartWith("you › /status\nbot › ")
   expect(second).toContain("demo")
   expect(second).not.toContain("Not linked")
-}, 60_000)
+}, 180_000)
 
 test("bun run admin notify, in another terminal while dev runs, reaches the terminal chat", async () => {
   const dev = startDev()
@@ -219,7 +219,7 @@ test("bun run admin notify, in another terminal while dev runs, reaches the term
   expect(await followed.json()).toMatchObject({ id, deliveries: [{ telegram_chat_id: 100200300 }] })
   dev.type(["/status"])
   expect(await dev.exited).toBe(0)
-}, 60_000)
+}, 120_000)
 
 test("Ctrl-C stops the stack cleanly: a stopped line, exit 0, and both services' shutdown in their logs", async () => {
   const dir = join(scratch, "ctrl-c")
