@@ -206,7 +206,8 @@ export function createPacer(options: PacerOptions = {}): Pacer {
   const limitsNow = typeof given === "function" ? given : () => given
   // Slots the store said are full, until when: asking again sooner cannot succeed (a use only
   // stops counting later, a rate's next time and a pause only move later), so a waiter needing
-  // one is passed over without a round trip to the store. Forgotten when the limits change.
+  // one is passed over without a round trip to the store — with Redis, one per waiter per pass
+  // otherwise, mostly for chats still inside their second. Forgotten when the limits change.
   const fullUntil = new Map<string, number>()
   let limits = limitsNow()
 
@@ -240,6 +241,12 @@ export function createPacer(options: PacerOptions = {}): Pacer {
       if (full > until) [key, until] = [slot.key, full]
     }
     return until > now ? { key, retryInMs: until - now } : undefined
+  }
+  // Full with sends in flight: each counts for its window after it finishes, so not before then
+  // (and the recheck looks again anyway).
+  const inFlightMs = (slots: Slot[], key: string) => {
+    const slot = slots.find((s) => s.key === key)
+    return Math.min(recheckMs, slot && "windowMs" in slot ? slot.windowMs : 0)
   }
   const holdsAll = (key: string) => HOLDS_ALL.has(key) || (key === "all" && !limits.paid)
   const refreshLimits = (now: number) => {
@@ -305,9 +312,9 @@ export function createPacer(options: PacerOptions = {}): Pacer {
             waiter.resolve(permitFor(slots, `${instance}:${waiter.seq}`))
             continue
           }
-          if (!known && taken.retryInMs !== undefined)
-            fullUntil.set(taken.full, now + taken.retryInMs)
           const retry = taken.retryInMs ?? recheckMs
+          if (!known)
+            fullUntil.set(taken.full, now + (taken.retryInMs ?? inFlightMs(slots, taken.full)))
           wake = wake === undefined ? retry : Math.min(wake, retry)
           // Deliveries wait behind each other for their spacing; replies come before them all.
           if (holdsAll(taken.full)) break
