@@ -1,0 +1,196 @@
+// Paid broadcast from acceptance to Telegram: the real API (both databases), the bot's delivery
+// loop and pacer, and the Bot API stand-in enforcing Telegram's limits — free 30 a second for
+// messages without allow_paid_broadcast, 1,000 a second for all. With TELEGRAM_PAID_BROADCAST the
+// broadcast goes beyond 30 a second without a single 429; when Telegram refuses to bill the bot,
+// it says so once, shows it in /metrics, and every notification is still delivered.
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test"
+import { notifications, telegramLinks, users } from "@nps/db"
+import { req } from "../../api/test/helpers"
+import { createApiClient, type DeliveryReport, type NpsApi } from "../src/api-client"
+import { createBroadcastMode } from "../src/broadcast"
+import { createBotMetrics } from "../src/metrics"
+import { createPacer } from "../src/pacer"
+import { type BotApiStandIn, startBotApiStandIn } from "../src/stand-in"
+import {
+  captureLogs,
+  DB_TIMEOUT,
+  drivers,
+  type Harness,
+  openRealApi,
+  type RealApi,
+  seedUser,
+  spawnBot,
+  startHarness,
+} from "./harness"
+
+let nextChat = 7_310_000
+let nextUser = 0
+
+for (const driver of drivers()) {
+  describe(`paid broadcast [${driver}]`, () => {
+    let realApi: RealApi
+    let notifier: string
+    let h: Harness | undefined
+    let standIn: BotApiStandIn | undefined
+
+    beforeAll(async () => {
+      realApi = await openRealApi(driver)
+      notifier = (
+        await seedUser(realApi.db, { username: "paid-alerts", scopes: ["telegram:notify"] })
+      ).key
+    }, DB_TIMEOUT)
+    afterAll(async () => {
+      await realApi.close()
+    })
+    afterEach(async () => {
+      await h?.close()
+      h = undefined
+      await standIn?.close()
+      standIn = undefined
+      await realApi.db.delete(notifications)
+    })
+
+    /** `count` users with a chat each, and one notification accepted for each. */
+    const broadcastTo = async (count: number) => {
+      const chats = Array.from({ length: count }, () => nextChat++)
+      // Straight into the tables: nobody logs in, so no password hashing to wait for.
+      const people = await realApi.db
+        .insert(users)
+        .values(chats.map(() => ({ username: `paying${nextUser++}`, passwordHash: "x" })))
+        .returning({ id: users.id })
+      await realApi.db
+        .insert(telegramLinks)
+        .values(people.map((p, i) => ({ telegramChatId: chats[i] as number, userId: p.id })))
+      const ids: string[] = []
+      for (const [i, person] of people.entries()) {
+        const res = await req(realApi.app, "POST", "/api/telegram/notifications", {
+          token: notifier,
+          body: { user_id: person.id, text: `daily reading for ${chats[i]}` },
+        })
+        expect(res.status).toBe(202)
+        ids.push((res.body as { id: string }).id)
+      }
+      return { chats, ids }
+    }
+
+    /** A bot delivering with paid broadcast set as given; resolves `settled(n)` as reports land. */
+    const payingBot = async (paid: boolean, rate: number, given: BotApiStandIn) => {
+      const logs = captureLogs()
+      const broadcast = createBroadcastMode({ paid, rate, logger: logs.logger })
+      const metrics = createBotMetrics()
+      const reported: DeliveryReport[] = []
+      const waiters: { count: number; resolve: () => void }[] = []
+      const apiFactory = (logger: typeof logs.logger): NpsApi => {
+        const inner = createApiClient({
+          baseUrl: "http://in-process/api",
+          app: realApi.app,
+          serviceKey: realApi.serviceKey,
+          logger,
+        })
+        return {
+          ...inner,
+          report: async (results) => {
+            const result = await inner.report(results)
+            if (result.kind === "ok") reported.push(...results)
+            for (const w of waiters.filter((w) => reported.length >= w.count)) {
+              waiters.splice(waiters.indexOf(w), 1)
+              w.resolve()
+            }
+            return result
+          },
+        }
+      }
+      h = await startHarness({
+        standIn: given,
+        realApi,
+        apiFactory,
+        broadcast,
+        metrics,
+        pacer: createPacer({ limits: () => broadcast.limits }),
+        deliveries: { waitSeconds: 25 },
+      })
+      const settled = (count: number) =>
+        reported.length >= count
+          ? Promise.resolve()
+          : new Promise<void>((resolve) => waiters.push({ count, resolve }))
+      return { broadcast, metrics, settled, reported, logs }
+    }
+
+    const statusOf = async (id: string) =>
+      (await req(realApi.app, "GET", `/api/telegram/notifications/${id}`, { token: notifier })).body
+        .status
+
+    test("on: notifications carry allow_paid_broadcast and go beyond 30 a second with no 429; replies do not", async () => {
+      standIn = await startBotApiStandIn({ floodLimits: true })
+      const { chats } = await broadcastTo(100)
+      const { metrics, settled } = await payingBot(true, 1_000, standIn)
+      await standIn.waitForCall("sendMessage", (c) => chats.includes(Number(c.params.chat_id)))
+      const [reply] = await standIn.say(nextChat++, "/help")
+      expect(reply).toContain("/status")
+      await settled(chats.length)
+
+      const sent = standIn.sent().filter((c) => chats.includes(Number(c.params.chat_id)))
+      expect(sent.map((c) => c.status).filter((s) => s !== 200)).toEqual([])
+      expect(new Set(sent.map((c) => Number(c.params.chat_id))).size).toBe(chats.length)
+      expect(sent.every((c) => c.params.allow_paid_broadcast === true)).toBe(true)
+      const replies = standIn.sent().filter((c) => !chats.includes(Number(c.params.chat_id)))
+      expect(replies.map((c) => c.params.allow_paid_broadcast)).toEqual([undefined])
+      // Telegram's own count: more than the free 30 within one second, and never one too many.
+      expect(standIn.busiest(1_000)).toBeGreaterThan(30)
+      expect(standIn.floodRefusals).toBe(0)
+      const scraped = await metrics.registry.metrics()
+      expect(scraped).toMatch(/^nps_bot_paid_broadcast 1$/m)
+      expect(scraped).toMatch(/^nps_bot_paid_broadcast_refusals_total 0$/m)
+    }, 30_000)
+
+    test("off: no flag, and never more than 30 a second", async () => {
+      standIn = await startBotApiStandIn({ floodLimits: true })
+      const { chats } = await broadcastTo(40)
+      const { metrics, settled } = await payingBot(false, 30, standIn)
+      await settled(chats.length)
+      const sent = standIn.sent()
+      expect(sent).toHaveLength(chats.length)
+      expect(sent.every((c) => c.status === 200 && !("allow_paid_broadcast" in c.params))).toBe(
+        true,
+      )
+      expect(standIn.busiest(1_000)).toBeLessThanOrEqual(30)
+      expect(standIn.floodRefusals).toBe(0)
+      expect(await metrics.registry.metrics()).toMatch(/^nps_bot_paid_broadcast 0$/m)
+    }, 30_000)
+
+    test("refused by Telegram: said once, counted, and every notification still sent free", async () => {
+      standIn = await startBotApiStandIn({ floodLimits: true, paidBroadcast: "refused" })
+      const { chats, ids } = await broadcastTo(12)
+      const { broadcast, metrics, settled, reported, logs } = await payingBot(true, 1_000, standIn)
+      await settled(chats.length)
+
+      expect(broadcast.paid).toBe(false)
+      expect(standIn.paidRefusals).toBeGreaterThanOrEqual(1)
+      expect(reported.map((r) => r.outcome)).toEqual(chats.map(() => "sent"))
+      for (const chat of chats) {
+        const accepted = standIn.sent(chat).filter((c) => c.status === 200)
+        expect(accepted).toHaveLength(1)
+        expect(accepted[0]?.params.allow_paid_broadcast).toBeUndefined()
+      }
+      for (const id of ids) expect(await statusOf(id)).toBe("sent")
+      const warnings = logs.lines.filter((l) => l.includes("refused a paid broadcast"))
+      expect(warnings).toHaveLength(1)
+      expect(warnings[0]).toContain("BALANCE_TOO_LOW")
+      const scraped = await metrics.registry.metrics()
+      expect(scraped).toMatch(/^nps_bot_paid_broadcast 0$/m)
+      const refusals = Number(/^nps_bot_paid_broadcast_refusals_total (\d+)$/m.exec(scraped)?.[1])
+      expect(refusals).toBe(standIn.paidRefusals)
+      expect(standIn.floodRefusals).toBe(0)
+    }, 30_000)
+  })
+}
+
+describe("the bot process", () => {
+  test("TELEGRAM_BROADCAST_RATE above 30 without paid broadcast: named, in words, exit 1", async () => {
+    const bot = spawnBot({ NPS_BOT_TOKEN: "123456:abcdef", TELEGRAM_BROADCAST_RATE: "100" })
+    expect(await bot.proc.exited).toBe(1)
+    const record = await bot.waitForLog((r) => r.level === "error")
+    expect(record).toMatchObject({ variable: "TELEGRAM_BROADCAST_RATE" })
+    expect(String(record.msg)).toContain("at most 30")
+  })
+})
