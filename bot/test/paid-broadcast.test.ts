@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { notifications, telegramLinks, users } from "@nps/db"
 import { req } from "../../api/test/helpers"
 import { createApiClient, type DeliveryReport, type NpsApi } from "../src/api-client"
-import { createBroadcastMode } from "../src/broadcast"
+import { createBroadcastMode, isPaidBroadcastRefusal } from "../src/broadcast"
 import { createBotMetrics } from "../src/metrics"
 import { createPacer } from "../src/pacer"
 import { type BotApiStandIn, startBotApiStandIn } from "../src/stand-in"
@@ -192,5 +192,70 @@ describe("the bot process", () => {
     const record = await bot.waitForLog((r) => r.level === "error")
     expect(record).toMatchObject({ variable: "TELEGRAM_BROADCAST_RATE" })
     expect(String(record.msg)).toContain("at most 30")
+  })
+})
+
+describe("the stand-in's model of paid broadcast", () => {
+  const send = (s: BotApiStandIn, chatId: number, paid: boolean) =>
+    fetch(`${s.url}/bot${s.token}/sendMessage`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        chat_id: chatId,
+        text: "hi",
+        ...(paid && { allow_paid_broadcast: true }),
+      }),
+    }).then(async (r) => ({ status: r.status, body: (await r.json()) as { description?: string } }))
+  const statuses = async (s: BotApiStandIn, count: number, paid: boolean, from: number) =>
+    (await Promise.all(Array.from({ length: count }, (_, i) => send(s, from + i, paid)))).map(
+      (r) => r.status,
+    )
+
+  test("30 a second without the flag, up to the paid limit with it, 429 beyond", async () => {
+    // A fixed clock: every message arrives in the same instant, whatever the machine's speed.
+    const s = await startBotApiStandIn({
+      now: () => 0,
+      floodLimits: {
+        overall: { limit: 30, windowMs: 1_000 },
+        paid: { limit: 70, windowMs: 1_000 },
+        privateChat: { limit: 1, windowMs: 1_000 },
+        groupChat: { limit: 20, windowMs: 60_000 },
+      },
+    })
+    try {
+      const free = await statuses(s, 40, false, 1_000)
+      expect(free.filter((x) => x === 200)).toHaveLength(30)
+      expect(free.filter((x) => x === 429)).toHaveLength(10)
+      // The flag skips the free window; the paid one counts every message (30 so far).
+      const paid = await statuses(s, 50, true, 2_000)
+      expect(paid.filter((x) => x === 200)).toHaveLength(40)
+      expect(paid.filter((x) => x === 429)).toHaveLength(10)
+      expect(s.floodRefusals).toBe(20)
+      expect(s.busiest(1_000)).toBe(70)
+    } finally {
+      await s.close()
+    }
+  })
+
+  test("refusing paid sends as Telegram does when the bot cannot pay; the bot recognises it", async () => {
+    const s = await startBotApiStandIn({ paidBroadcast: "refused" })
+    try {
+      const refused = await send(s, 5, true)
+      expect(refused.status).toBe(400)
+      expect(isPaidBroadcastRefusal({ code: 400, message: refused.body.description ?? "" })).toBe(
+        true,
+      )
+      expect((await send(s, 5, false)).status).toBe(200)
+      expect(s.paidRefusals).toBe(1)
+      // An ordinary flood limit or a bad request is not a refusal of paid broadcast.
+      for (const [code, message] of [
+        [429, "Too Many Requests: retry after 5"],
+        [400, "Bad Request: chat not found"],
+        [403, "Forbidden: bot was blocked by the user"],
+      ] as const)
+        expect(isPaidBroadcastRefusal({ code, message })).toBe(false)
+    } finally {
+      await s.close()
+    }
   })
 })
