@@ -170,6 +170,8 @@ export interface PacerOptions {
 
 interface Waiter {
   seq: number
+  /** Out of the line: granted, or given up. */
+  gone: boolean
   chatId: number | string
   priority: Priority
   resolve: (permit: Permit) => void
@@ -295,7 +297,7 @@ export function createPacer(options: PacerOptions = {}): Pacer {
         let wake: number | undefined
         refreshLimits(clock.now())
         for (const waiter of [...queue]) {
-          if (!queue.includes(waiter)) continue
+          if (waiter.gone) continue
           const holdMs = pausedUntil - clock.now()
           if (holdMs > 0) {
             wake = holdMs
@@ -308,8 +310,14 @@ export function createPacer(options: PacerOptions = {}): Pacer {
             ? ({ ok: false, full: known.key, retryInMs: known.retryInMs } as const)
             : await store.take(slots, `${instance}:${waiter.seq}`, now)
           if (taken.ok) {
-            queue.splice(queue.indexOf(waiter), 1)
-            waiter.resolve(permitFor(slots, `${instance}:${waiter.seq}`))
+            const permit = permitFor(slots, `${instance}:${waiter.seq}`)
+            // Gave up while the store answered: the use is not needed after all.
+            if (waiter.gone) permit.done()
+            else {
+              waiter.gone = true
+              queue.splice(queue.indexOf(waiter), 1)
+              waiter.resolve(permit)
+            }
             continue
           }
           const retry = taken.retryInMs ?? recheckMs
@@ -335,6 +343,7 @@ export function createPacer(options: PacerOptions = {}): Pacer {
       return new Promise<Permit>((resolve, reject) => {
         const waiter: Waiter = {
           seq: seq++,
+          gone: false,
           chatId,
           priority,
           resolve: (permit) => {
@@ -344,9 +353,9 @@ export function createPacer(options: PacerOptions = {}): Pacer {
           reject,
         }
         const onAbort = () => {
-          const at = queue.indexOf(waiter)
-          if (at < 0) return
-          queue.splice(at, 1)
+          if (waiter.gone) return
+          waiter.gone = true
+          queue.splice(queue.indexOf(waiter), 1)
           reject(signal?.reason)
         }
         signal?.addEventListener("abort", onAbort, { once: true })

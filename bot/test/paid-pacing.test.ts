@@ -99,6 +99,22 @@ function paidTests(kind: StoreKind) {
     expect(warnings[0]).toContain("TELEGRAM_PAID_BROADCAST")
   })
 
+  test("a waiter that gives up while the store answers takes nobody else's turn", async () => {
+    const { ask, granted, clock, pacer } = setup(broadcastLimits(false, 28))
+    const stop = new AbortController()
+    const gone = pacer.acquire(9, "reply", stop.signal)
+    void ask("other", 10, "reply")
+    stop.abort(new Error("stopping"))
+    await expect(gone).rejects.toThrow("stopping")
+    await clock.advance(0)
+    expect(granted).toEqual(["other"])
+    // The use it was given is handed back: its chat's second starts then, not never.
+    void ask("next", 9, "reply")
+    await clock.advance(1_000)
+    expect(granted).toEqual(["other", "next"])
+    expect(pacer.waiting).toBe(0)
+  })
+
   test("waiters for a chat that is full are not asked about again until it has room", async () => {
     const { ask, granted, clock, counter } = setup(broadcastLimits(false, 28))
     for (let i = 0; i < 20; i++) void ask(`same${i}`, 9)
