@@ -7,10 +7,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { notifications, telegramLinks, users } from "@nps/db"
 import { req } from "../../api/test/helpers"
 import { createApiClient, type DeliveryReport, type NpsApi } from "../src/api-client"
-import { createBroadcastMode, isPaidBroadcastRefusal } from "../src/broadcast"
+import { broadcastLimits, createBroadcastMode, isPaidBroadcastRefusal } from "../src/broadcast"
 import { createBotMetrics } from "../src/metrics"
-import { createPacer } from "../src/pacer"
+import { createPacer, type PacerLimits } from "../src/pacer"
 import { type BotApiStandIn, startBotApiStandIn } from "../src/stand-in"
+import { closeStores, openShared, redisStore } from "./budget-stores"
 import {
   captureLogs,
   DB_TIMEOUT,
@@ -30,7 +31,6 @@ for (const driver of drivers()) {
   describe(`paid broadcast [${driver}]`, () => {
     let realApi: RealApi
     let notifier: string
-    let h: Harness | undefined
     let standIn: BotApiStandIn | undefined
 
     beforeAll(async () => {
@@ -42,9 +42,10 @@ for (const driver of drivers()) {
     afterAll(async () => {
       await realApi.close()
     })
+    const bots: Harness[] = []
     afterEach(async () => {
-      await h?.close()
-      h = undefined
+      for (const bot of bots.splice(0)) await bot.close()
+      await closeStores()
       await standIn?.close()
       standIn = undefined
       await realApi.db.delete(notifications)
@@ -73,13 +74,41 @@ for (const driver of drivers()) {
       return { chats, ids }
     }
 
-    /** A bot delivering with paid broadcast set as given; resolves `settled(n)` as reports land. */
-    const payingBot = async (paid: boolean, rate: number, given: BotApiStandIn) => {
+    /** Delivery results the API recorded, from one bot or several; `settled(n)` awaits n. */
+    const tally = () => {
+      const reported: DeliveryReport[] = []
+      const waiters: { count: number; resolve: () => void }[] = []
+      return {
+        reported,
+        add(results: DeliveryReport[]) {
+          reported.push(...results)
+          for (const w of waiters.filter((w) => reported.length >= w.count)) {
+            waiters.splice(waiters.indexOf(w), 1)
+            w.resolve()
+          }
+        },
+        settled: (count: number) =>
+          reported.length >= count
+            ? Promise.resolve()
+            : new Promise<void>((resolve) => waiters.push({ count, resolve })),
+      }
+    }
+
+    /** A bot delivering with paid broadcast set as given. */
+    const payingBot = async (
+      paid: boolean,
+      rate: number,
+      given: BotApiStandIn,
+      options: {
+        shared?: { name: string; limits: PacerLimits }
+        results?: ReturnType<typeof tally>
+        capacity?: number
+      } = {},
+    ) => {
+      const { shared, results = tally(), capacity } = options
       const logs = captureLogs()
       const broadcast = createBroadcastMode({ paid, rate, logger: logs.logger })
       const metrics = createBotMetrics()
-      const reported: DeliveryReport[] = []
-      const waiters: { count: number; resolve: () => void }[] = []
       const apiFactory = (logger: typeof logs.logger): NpsApi => {
         const inner = createApiClient({
           baseUrl: "http://in-process/api",
@@ -89,31 +118,31 @@ for (const driver of drivers()) {
         })
         return {
           ...inner,
-          report: async (results) => {
-            const result = await inner.report(results)
-            if (result.kind === "ok") reported.push(...results)
-            for (const w of waiters.filter((w) => reported.length >= w.count)) {
-              waiters.splice(waiters.indexOf(w), 1)
-              w.resolve()
-            }
+          report: async (batch) => {
+            const result = await inner.report(batch)
+            if (result.kind === "ok") results.add(batch)
             return result
           },
         }
       }
-      h = await startHarness({
+      const bot = await startHarness({
         standIn: given,
         realApi,
         apiFactory,
         broadcast,
         metrics,
-        pacer: createPacer({ limits: () => broadcast.limits }),
-        deliveries: { waitSeconds: 25 },
+        pacer: shared
+          ? createPacer({
+              store: openShared(Date.now, { shared: shared.name }),
+              limits: shared.limits,
+            })
+          : createPacer({ limits: () => broadcast.limits }),
+        deliveries: { waitSeconds: 25, capacity },
+        // Replicas take updates by webhook; here only their deliveries matter (no polling).
+        ...(shared && { mode: "webhook" as const }),
       })
-      const settled = (count: number) =>
-        reported.length >= count
-          ? Promise.resolve()
-          : new Promise<void>((resolve) => waiters.push({ count, resolve }))
-      return { broadcast, metrics, settled, reported, logs }
+      bots.push(bot)
+      return { broadcast, metrics, settled: results.settled, reported: results.reported, logs }
     }
 
     const statusOf = async (id: string) =>
@@ -182,6 +211,36 @@ for (const driver of drivers()) {
       expect(refusals).toBe(standIn.paidRefusals)
       expect(standIn.floodRefusals).toBe(0)
     }, 30_000)
+
+    if (redisStore)
+      test("two replicas sharing Redis keep one paid budget: every message flagged, never past it", async () => {
+        // Telegram's paid ceiling scaled down to 12 a second, with each replica set to 11: two
+        // replicas each on a budget of its own would send 22 a second and meet 429s.
+        const ceiling = { limit: 12, windowMs: 1_000 }
+        standIn = await startBotApiStandIn({
+          floodLimits: {
+            overall: { limit: 30, windowMs: 1_000 },
+            paid: ceiling,
+            privateChat: { limit: 1, windowMs: 1_000 },
+            groupChat: { limit: 20, windowMs: 60_000 },
+          },
+        })
+        const { chats } = await broadcastTo(48)
+        const limits = { ...broadcastLimits(true, 11), paid: ceiling }
+        const results = tally()
+        // Each holds half the broadcast at most, so both have some to send.
+        const replica = { shared: { name: crypto.randomUUID(), limits }, results, capacity: 24 }
+        await payingBot(true, 11, standIn, replica)
+        await payingBot(true, 11, standIn, replica)
+        await results.settled(chats.length)
+        const sent = standIn.sent()
+        expect(sent.filter((c) => c.status === 200)).toHaveLength(chats.length)
+        expect(sent.every((c) => c.params.allow_paid_broadcast === true)).toBe(true)
+        expect(standIn.floodRefusals).toBe(0)
+        expect(standIn.busiest(1_000)).toBeLessThanOrEqual(12)
+        for (const bot of bots)
+          expect(bot.logs.find("notification delivered").length).toBeGreaterThan(0)
+      }, 30_000)
   })
 }
 
