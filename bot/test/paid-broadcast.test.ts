@@ -245,6 +245,71 @@ for (const driver of drivers()) {
 }
 
 describe("the bot process", () => {
+  test(
+    "TELEGRAM_PAID_BROADCAST=true: flagged until Telegram refuses, then free, in the log and /metrics",
+    async () => {
+      const standIn = await startBotApiStandIn({ paidBroadcast: "refused" })
+      const realApi = await openRealApi("pglite")
+      const server = Bun.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        fetch: (r) => realApi.app.handle(r),
+      })
+      const bot = spawnBot({
+        NPS_BOT_TOKEN: standIn.token,
+        TELEGRAM_API_ROOT: standIn.url,
+        TELEGRAM_BOT_API_URL: `http://127.0.0.1:${server.port}/api`,
+        TELEGRAM_BOT_SERVICE_KEY: realApi.serviceKey,
+        TELEGRAM_PAID_BROADCAST: "true",
+        TELEGRAM_BROADCAST_RATE: "500",
+        METRICS_PORT: "0",
+      })
+      try {
+        const metricsUrl = String((await bot.waitForLog((r) => r.msg === "metrics listening")).url)
+        const started = await bot.waitForLog((r) => r.msg === "bot started")
+        expect(started).toMatchObject({ paid_broadcast: true, deliveries_per_second: 500 })
+        const scrape = async () => (await fetch(metricsUrl.replace("0.0.0.0", "127.0.0.1"))).text()
+        expect(await scrape()).toMatch(/^nps_bot_paid_broadcast 1$/m)
+
+        const notifier = await seedUser(realApi.db, {
+          username: "proc-alerts",
+          scopes: ["telegram:notify"],
+        })
+        const reader = await seedUser(realApi.db, { username: "proc-reader" })
+        await realApi.db
+          .insert(telegramLinks)
+          .values({ telegramChatId: 4242, userId: reader.user.id })
+        const res = await req(realApi.app, "POST", "/api/telegram/notifications", {
+          token: notifier.key,
+          body: { username: "proc-reader", text: "paid or not, it arrives" },
+        })
+        expect(res.status).toBe(202)
+        const delivered = await standIn.waitForCall(
+          "sendMessage",
+          (c) => c.status === 200 && Number(c.params.chat_id) === 4242,
+          { timeoutMs: 20_000 },
+        )
+        expect(delivered.params.allow_paid_broadcast).toBeUndefined()
+        expect(standIn.paidRefusals).toBe(1)
+        const warning = await bot.waitForLog((r) =>
+          String(r.msg).includes("refused a paid broadcast"),
+        )
+        expect(warning).toMatchObject({ level: "warn", variable: "TELEGRAM_PAID_BROADCAST" })
+        const scraped = await scrape()
+        expect(scraped).toMatch(/^nps_bot_paid_broadcast 0$/m)
+        expect(scraped).toMatch(/^nps_bot_paid_broadcast_refusals_total 1$/m)
+        bot.proc.kill("SIGTERM")
+        expect(await bot.proc.exited).toBe(0)
+      } finally {
+        bot.proc.kill("SIGKILL")
+        await server.stop(true)
+        await realApi.close()
+        await standIn.close()
+      }
+    },
+    DB_TIMEOUT * 2,
+  )
+
   test("TELEGRAM_BROADCAST_RATE above 30 without paid broadcast: named, in words, exit 1", async () => {
     const bot = spawnBot({ NPS_BOT_TOKEN: "123456:abcdef", TELEGRAM_BROADCAST_RATE: "100" })
     expect(await bot.proc.exited).toBe(1)
