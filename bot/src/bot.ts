@@ -6,6 +6,7 @@ import type { TelegramUpdate, TelegramUser } from "@gramio/types"
 import { describeError, type Logger } from "@nps/log"
 import { Bot, type Context, TelegramError } from "gramio"
 import type { NpsApi } from "./api-client"
+import { type BroadcastMode, isPaidBroadcastRefusal } from "./broadcast"
 import { chatIdOf, createChatFollower } from "./chat-state"
 import type { CommandDeps, CommandHandler, Outcome } from "./commands/context"
 import { fallbackHandler } from "./commands/fallback"
@@ -64,6 +65,11 @@ export interface CreateBotOptions {
   metrics?: BotMetrics
   /** The outbound budget every message draws from (default: Telegram's limits, in memory). */
   pacer?: Pacer
+  /**
+   * Paid broadcast (TELEGRAM_PAID_BROADCAST): while `paid`, deliveries carry allow_paid_broadcast;
+   * a refusal switches it off and the message goes again without. Give the pacer its limits.
+   */
+  broadcast?: BroadcastMode
   /**
    * Deliver notifications: lease them from the API and send them (needs the service key).
    * An object tunes the loop.
@@ -169,7 +175,8 @@ export function createBot(options: CreateBotOptions): NpsBot {
       config.token,
       "[REDACTED]",
     )
-  const pacer = options.pacer ?? createPacer()
+  const broadcast = options.broadcast
+  const pacer = options.pacer ?? createPacer(broadcast && { limits: () => broadcast.limits })
   /** Messages the delivery loop sends, with the signal that withdraws them while they wait. */
   const deliverySends = new WeakMap<object, AbortSignal>()
 
@@ -188,11 +195,21 @@ export function createBot(options: CreateBotOptions): NpsBot {
       const permit = paced
         ? await pacer.acquire(chatId as number | string, delivery ? "delivery" : "reply", delivery)
         : undefined
+      // Notifications only, never replies: GramIO serialises these same params when next() runs.
+      const flagged = Boolean(delivery && broadcast?.paid)
+      if (flagged) (params as Record<string, unknown>).allow_paid_broadcast = true
       try {
         return await next()
       } catch (error) {
         const telegram = error instanceof TelegramError ? error : undefined
         metrics?.telegramError(call.method, telegram?.code ?? "network")
+        if (flagged && broadcast && telegram && isPaidBroadcastRefusal(telegram)) {
+          // Refused for the flag, not for the message: the same message again, free.
+          metrics?.paidBroadcastRefused()
+          broadcast.refused(telegram)
+          delete (params as Record<string, unknown>).allow_paid_broadcast
+          continue
+        }
         const retryAfter = telegram?.payload?.retry_after
         if (retryAfter !== undefined) pacer.pause(retryAfter * 1000)
         const passing = retryAfter !== undefined || !telegram || telegram.code >= 500
@@ -352,6 +369,7 @@ export function createBot(options: CreateBotOptions): NpsBot {
     lastPollAt: () => poller.lastSuccessAt,
     outboundWaiting: () => pacer.waiting,
   })
+  if (broadcast) metrics?.trackPaidBroadcast(() => broadcast.paid)
   const deliveries = options.deliveries
     ? createDeliveryLoop({
         ...(typeof options.deliveries === "object" && options.deliveries),
@@ -454,6 +472,10 @@ export function createBot(options: CreateBotOptions): NpsBot {
         rate_limit: config.rateLimit,
         mode,
         deliveries: Boolean(deliveries),
+        ...(broadcast && {
+          paid_broadcast: broadcast.paid,
+          deliveries_per_second: broadcast.limits.deliveriesPerSecond,
+        }),
       })
     },
 

@@ -2,10 +2,12 @@
 // parsed once in main.ts and passed down. Tests call loadConfig({ … }) directly.
 import { type Static, Type } from "@sinclair/typebox"
 import { Value } from "@sinclair/typebox/value"
+import { DEFAULT_BROADCAST_RATE, FREE_BROADCAST_LIMIT, PAID_BROADCAST_LIMIT } from "./broadcast"
 
 const LOG_LEVELS = ["debug", "info", "warn", "error"] as const
 const BOT_MODES = ["polling", "webhook"] as const
 const REDIS_URL_PATTERN = "^rediss?://[^\\s]+$"
+const BOOLEANS = ["true", "false"] as const
 
 const HttpUrl = (fallback: string) =>
   Type.String({ default: fallback, pattern: "^https?://[^\\s]+$" })
@@ -35,6 +37,16 @@ export const EnvSchema = Type.Object({
   WEBHOOK_HOST: Type.String({ minLength: 1, default: "0.0.0.0" }),
   WEBHOOK_PORT: Type.Integer({ minimum: 0, maximum: 65_535, default: 8081 }),
   REDIS_URL: Type.Optional(Type.String({ pattern: REDIS_URL_PATTERN })),
+  // Paid broadcast (Bot API 7.11): notifications above Telegram's free 30 a second, billed in Stars.
+  TELEGRAM_PAID_BROADCAST: Type.Union(
+    BOOLEANS.map((value) => Type.Literal(value)),
+    { default: "false" },
+  ),
+  TELEGRAM_BROADCAST_RATE: Type.Integer({
+    minimum: 1,
+    maximum: PAID_BROADCAST_LIMIT,
+    default: DEFAULT_BROADCAST_RATE,
+  }),
 })
 export type Env = Static<typeof EnvSchema>
 
@@ -57,6 +69,10 @@ export interface BotConfig {
   webhook: WebhookConfig | undefined
   /** Shared state for replicas; undefined: everything in this process's memory. */
   redisUrl: string | undefined
+  /** Notifications go with allow_paid_broadcast, above Telegram's free 30 a second. */
+  paidBroadcast: boolean
+  /** Notifications per second overall (≤ 30 free, ≤ 1000 paid). */
+  broadcastRate: number
 }
 
 export interface WebhookConfig {
@@ -106,6 +122,8 @@ const REQUIREMENTS: Record<keyof Env, string> = {
   WEBHOOK_PORT: "WEBHOOK_PORT is invalid: expected a port number from 0 to 65535, like 8081",
   REDIS_URL:
     "REDIS_URL is invalid: expected a Redis URL like redis://redis:6379 (rediss:// for TLS, redis://:password@host:6379/0 with a password and database)",
+  TELEGRAM_PAID_BROADCAST: "TELEGRAM_PAID_BROADCAST is invalid: expected true or false",
+  TELEGRAM_BROADCAST_RATE: `TELEGRAM_BROADCAST_RATE is invalid: expected a whole number of notifications a second, from 1 to ${FREE_BROADCAST_LIMIT} (up to ${PAID_BROADCAST_LIMIT} with TELEGRAM_PAID_BROADCAST=true)`,
 }
 
 /** `bun bot/src/main.ts --help`: what the bot does and every variable it reads. */
@@ -127,11 +145,17 @@ takes no arguments; it is configured by environment variables (an empty value co
   WEBHOOK_SECRET             webhook mode: the secret Telegram sends with every update
   WEBHOOK_HOST, WEBHOOK_PORT webhook mode: where the bot listens (default 0.0.0.0 and 8081)
   REDIS_URL                  share the rate limit, de-duplication and pacing with other replicas
+  TELEGRAM_PAID_BROADCAST    true: notifications go with allow_paid_broadcast (billed in Stars
+                             above 30 a second), so they may go faster (default false)
+  TELEGRAM_BROADCAST_RATE    notifications a second overall (default ${DEFAULT_BROADCAST_RATE}; at most ${FREE_BROADCAST_LIMIT}, or
+                             ${PAID_BROADCAST_LIMIT} with paid broadcast)
 
 SIGTERM or SIGINT stops receiving updates, lets those in flight finish and exits 0 within 10 s.
 
 Options:
   -h, --help   show this help and exit`
+
+const LOWERCASED = new Set(["LOG_LEVEL", "BOT_MODE", "TELEGRAM_PAID_BROADCAST"])
 
 /** Validates the bot's environment; throws ConfigError naming every bad variable. */
 export function loadConfig(env: Record<string, string | undefined>): BotConfig {
@@ -139,7 +163,7 @@ export function loadConfig(env: Record<string, string | undefined>): BotConfig {
   for (const name of Object.keys(EnvSchema.properties)) {
     // Compose files often pass `VAR=` for "unset": treat blank as absent.
     const value = env[name]?.trim()
-    if (value) raw[name] = name === "LOG_LEVEL" || name === "BOT_MODE" ? value.toLowerCase() : value
+    if (value) raw[name] = LOWERCASED.has(name) ? value.toLowerCase() : value
   }
 
   const issues: ConfigIssue[] = []
@@ -164,7 +188,12 @@ export function loadConfig(env: Record<string, string | undefined>): BotConfig {
     issues.push({ variable, message: REQUIREMENTS[variable] ?? `${variable} is invalid` })
   }
   // Convert truncates "2.5" to 2; a number must be written as a whole number.
-  for (const name of ["TELEGRAM_RATE_LIMIT", "METRICS_PORT", "WEBHOOK_PORT"] as const) {
+  for (const name of [
+    "TELEGRAM_RATE_LIMIT",
+    "METRICS_PORT",
+    "WEBHOOK_PORT",
+    "TELEGRAM_BROADCAST_RATE",
+  ] as const) {
     if (raw[name] !== undefined && !bad.has(name) && Number(raw[name]) !== candidate[name]) {
       bad.add(name)
       issues.push({ variable: name, message: REQUIREMENTS[name] })
@@ -190,6 +219,15 @@ export function loadConfig(env: Record<string, string | undefined>): BotConfig {
     issues.push({
       variable: "WEBHOOK_URL",
       message: `WEBHOOK_URL is invalid: its path cannot be /healthz (the health check); expected ${WEBHOOK_URL_EXAMPLE}`,
+    })
+  if (
+    !bad.has("TELEGRAM_BROADCAST_RATE") &&
+    candidate.TELEGRAM_PAID_BROADCAST !== "true" &&
+    Number(candidate.TELEGRAM_BROADCAST_RATE) > FREE_BROADCAST_LIMIT
+  )
+    issues.push({
+      variable: "TELEGRAM_BROADCAST_RATE",
+      message: `TELEGRAM_BROADCAST_RATE is too high: Telegram allows at most ${FREE_BROADCAST_LIMIT} notifications a second without paid broadcast; lower it, or set TELEGRAM_PAID_BROADCAST=true (billed in Telegram Stars) for up to ${PAID_BROADCAST_LIMIT}`,
     })
   if (candidate.BOT_MODE === "webhook") {
     if (raw.WEBHOOK_URL === undefined)
@@ -227,5 +265,7 @@ export function loadConfig(env: Record<string, string | undefined>): BotConfig {
           }
         : undefined,
     redisUrl: parsed.REDIS_URL,
+    paidBroadcast: parsed.TELEGRAM_PAID_BROADCAST === "true",
+    broadcastRate: parsed.TELEGRAM_BROADCAST_RATE,
   }
 }

@@ -77,6 +77,7 @@ if (!config.serviceKey)
 // Imported only now, after DEBUG is gone (see above).
 const { createApiClient } = await import("./api-client")
 const { ALLOWED_UPDATES, createBot, TokenRejectedError } = await import("./bot")
+const { createBroadcastMode } = await import("./broadcast")
 const { createBotMetrics, PortInUseError, serveMetrics } = await import("./metrics")
 const { createPacer } = await import("./pacer")
 const { createSharedBudgetStore } = await import("./shared-pacing")
@@ -113,6 +114,14 @@ if (config.mode === "webhook" && !redis)
     { variable: "REDIS_URL" },
   )
 
+// Notifications' pace: TELEGRAM_BROADCAST_RATE a second, paid above Telegram's free 30 when
+// TELEGRAM_PAID_BROADCAST=true, free again if Telegram refuses to bill the bot (broadcast.ts).
+const broadcast = createBroadcastMode({
+  paid: config.paidBroadcast,
+  rate: config.broadcastRate,
+  logger,
+})
+
 // Stopping: 4 s for updates in flight, 2 s more to answer those stuck on the API, 2 s at most to
 // tell Telegram what was handled — inside the 9 s deadline below and the contract's 10 s.
 const bot = createBot({
@@ -124,7 +133,8 @@ const bot = createBot({
   metrics,
   mode: config.mode,
   limiter: redis && createSharedChatLimiter({ redis, botId, limit: config.rateLimit }),
-  pacer: budget && createPacer({ store: budget }),
+  broadcast,
+  pacer: createPacer({ store: budget, limits: () => broadcast.limits }),
   // Notifications are delivered by whoever holds the service key: the API leases them to it alone.
   deliveries: Boolean(config.serviceKey),
 })

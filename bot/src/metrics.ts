@@ -18,6 +18,10 @@ export interface BotMetrics {
   delivery(outcome: string, error?: string): void
   /** Where the gauges read their values when scraped (the bot, once it is built). */
   track(sources: GaugeSources): void
+  /** Whether notifications go with allow_paid_broadcast now (broadcast.ts). */
+  trackPaidBroadcast(paid: () => boolean): void
+  /** Telegram refused a send with allow_paid_broadcast. */
+  paidBroadcastRefused(): void
 }
 
 export interface GaugeSources {
@@ -31,6 +35,7 @@ export interface GaugeSources {
 
 export function createBotMetrics(): BotMetrics {
   let sources: GaugeSources | undefined
+  let paidBroadcast: (() => boolean) | undefined
   const registry = new Registry()
   const registers = [registry]
   const updates = new Counter({
@@ -63,6 +68,19 @@ export function createBotMetrics(): BotMetrics {
     help: "Notification deliveries settled by this bot, by outcome (sent, retry, failed, handed_back) and, when failed, why",
     labelNames: ["outcome", "error"] as const,
     registers,
+  })
+  const paidRefusals = new Counter({
+    name: "nps_bot_paid_broadcast_refusals_total",
+    help: "Sends with allow_paid_broadcast that Telegram refused (Stars balance too low, paid broadcast not enabled); the first switches the bot to free sending",
+    registers,
+  })
+  new Gauge({
+    name: "nps_bot_paid_broadcast",
+    help: "1 while notifications go with allow_paid_broadcast (TELEGRAM_PAID_BROADCAST=true and Telegram has not refused it), else 0",
+    registers,
+    collect() {
+      this.set(paidBroadcast?.() ? 1 : 0)
+    },
   })
   new Gauge({
     name: "nps_bot_outbound_waiting",
@@ -108,6 +126,10 @@ export function createBotMetrics(): BotMetrics {
     track: (given) => {
       sources = given
     },
+    trackPaidBroadcast: (paid) => {
+      paidBroadcast = paid
+    },
+    paidBroadcastRefused: () => paidRefusals.inc(),
   }
 }
 

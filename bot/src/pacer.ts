@@ -11,6 +11,10 @@
 // A message counts against a window from when it is allowed until `windowMs` after its send
 // *finished*: Telegram counts it when it arrives, which is after we allow it and before we hear
 // back, so counting to the answer keeps us inside the limit whatever the network delay.
+//
+// With paid broadcast (broadcast.ts) deliveries leave the 30-a-second window for a 1,000-a-second
+// one; the limits may change while the bot runs (Telegram refusing paid sends), so each waiter's
+// slots are worked out when it is tried, from the limits of that moment.
 
 export type Priority = "reply" | "delivery"
 
@@ -20,11 +24,16 @@ export interface Window {
 }
 
 export interface PacerLimits {
+  /** Telegram's free broadcasting limit: every message, or with `paid` every reply. */
   overall: Window
+  /** Paid broadcast: every message (replies and deliveries) within this; deliveries skip `overall`. */
+  paid?: Window
   privateChat: Window
   groupChat: Window
   /** Deliveries go at most this many a second on average, below `overall`: room for replies. */
   deliveriesPerSecond: number
+  /** How many deliveries may go at once after a lull (default 4). */
+  deliveryBurst?: number
 }
 
 /** The bot's deadline for one Telegram call: the longest a send can hold a use of the budget. */
@@ -151,7 +160,8 @@ export interface Pacer {
 }
 
 export interface PacerOptions {
-  limits?: PacerLimits
+  /** A function when they may change (paid broadcast refused): read each time a waiter is tried. */
+  limits?: PacerLimits | (() => PacerLimits)
   store?: BudgetStore
   clock?: Clock
   /** With a shared store, other processes' sends free room unseen: look again this often. */
@@ -160,20 +170,25 @@ export interface PacerOptions {
 
 interface Waiter {
   seq: number
+  /** Out of the line: granted, or given up. */
+  gone: boolean
+  chatId: number | string
   priority: Priority
-  slots: Slot[]
   resolve: (permit: Permit) => void
   reject: (error: unknown) => void
 }
 
 const RANK: Record<Priority, number> = { reply: 0, delivery: 1 }
 
+/** Full slots that hold up everyone behind (besides `all` when deliveries do not use it). */
+const HOLDS_ALL = new Set(["pause", "paid", "deliveries"])
+
 /** Telegram's chat ids: users (private chats) are positive; groups and channels negative. */
 const isPrivate = (chatId: number | string) => typeof chatId === "number" && chatId > 0
 
 export function createPacer(options: PacerOptions = {}): Pacer {
   const {
-    limits = TELEGRAM_LIMITS,
+    limits: given = TELEGRAM_LIMITS,
     store = memoryBudgetStore(),
     clock = systemClock,
     recheckMs = 1_000,
@@ -190,14 +205,60 @@ export function createPacer(options: PacerOptions = {}): Pacer {
   let again = false
   let cancelTimer: (() => void) | undefined
 
-  const slotsFor = (chatId: number | string, priority: Priority): Slot[] => {
-    const slots: Slot[] = [
-      { key: "all", ...limits.overall },
-      { key: `chat:${chatId}`, ...(isPrivate(chatId) ? limits.privateChat : limits.groupChat) },
+  const limitsNow = typeof given === "function" ? given : () => given
+  // Slots the store said are full, until when: asking again sooner cannot succeed (a use only
+  // stops counting later, a rate's next time and a pause only move later), so a waiter needing
+  // one is passed over without a round trip to the store — with Redis, one per waiter per pass
+  // otherwise, mostly for chats still inside their second. Forgotten when the limits change.
+  const fullUntil = new Map<string, number>()
+  let limits = limitsNow()
+
+  const slotsFor = ({ chatId, priority }: Waiter): Slot[] => {
+    const chat: Slot = {
+      key: `chat:${chatId}`,
+      ...(isPrivate(chatId) ? limits.privateChat : limits.groupChat),
+    }
+    if (priority === "reply")
+      return limits.paid
+        ? [{ key: "all", ...limits.overall }, { key: "paid", ...limits.paid }, chat]
+        : [{ key: "all", ...limits.overall }, chat]
+    const rate: Slot = {
+      key: "deliveries",
+      perSecond: limits.deliveriesPerSecond,
+      burst: limits.deliveryBurst ?? 4,
+    }
+    return [
+      limits.paid ? { key: "paid", ...limits.paid } : { key: "all", ...limits.overall },
+      chat,
+      rate,
     ]
-    if (priority === "delivery")
-      slots.push({ key: "deliveries", perSecond: limits.deliveriesPerSecond, burst: 4 })
-    return slots
+  }
+
+  /** The slot known to be full the longest among `slots` (and the pause), if any still is. */
+  const knownFull = (slots: Slot[], now: number) => {
+    let key = "pause"
+    let until = fullUntil.get(key) ?? 0
+    for (const slot of slots) {
+      const full = fullUntil.get(slot.key) ?? 0
+      if (full > until) [key, until] = [slot.key, full]
+    }
+    return until > now ? { key, retryInMs: until - now } : undefined
+  }
+  // Full with sends in flight: each counts for its window after it finishes, so not before then
+  // (and the recheck looks again anyway).
+  const inFlightMs = (slots: Slot[], key: string) => {
+    const slot = slots.find((s) => s.key === key)
+    return Math.min(recheckMs, slot && "windowMs" in slot ? slot.windowMs : 0)
+  }
+  const holdsAll = (key: string) => HOLDS_ALL.has(key) || (key === "all" && !limits.paid)
+  const refreshLimits = (now: number) => {
+    const current = limitsNow()
+    if (current !== limits) {
+      limits = current
+      fullUntil.clear()
+    } else if (fullUntil.size > 1_000) {
+      for (const [key, until] of fullUntil) if (until <= now) fullUntil.delete(key)
+    }
   }
 
   const schedule = (ms: number) => {
@@ -209,6 +270,17 @@ export function createPacer(options: PacerOptions = {}): Pacer {
       },
       Math.max(0, ms),
     )
+  }
+
+  const permitFor = (slots: Slot[], id: string): Permit => {
+    let finished = false
+    return {
+      done: () => {
+        if (finished) return
+        finished = true
+        void store.finish(slots, id, clock.now()).then(() => pump())
+      },
+    }
   }
 
   // One pass at a time, in priority order. A waiter whose chat is busy does not hold up other
@@ -223,32 +295,37 @@ export function createPacer(options: PacerOptions = {}): Pacer {
       do {
         again = false
         let wake: number | undefined
+        refreshLimits(clock.now())
         for (const waiter of [...queue]) {
-          if (!queue.includes(waiter)) continue
+          if (waiter.gone) continue
           const holdMs = pausedUntil - clock.now()
           if (holdMs > 0) {
             wake = holdMs
             break
           }
-          const id = `${instance}:${waiter.seq}`
-          const taken = await store.take(waiter.slots, id, clock.now())
+          const slots = slotsFor(waiter)
+          const now = clock.now()
+          const known = knownFull(slots, now)
+          const taken = known
+            ? ({ ok: false, full: known.key, retryInMs: known.retryInMs } as const)
+            : await store.take(slots, `${instance}:${waiter.seq}`, now)
           if (taken.ok) {
-            queue.splice(queue.indexOf(waiter), 1)
-            let finished = false
-            waiter.resolve({
-              done: () => {
-                if (finished) return
-                finished = true
-                void store.finish(waiter.slots, id, clock.now()).then(() => pump())
-              },
-            })
+            const permit = permitFor(slots, `${instance}:${waiter.seq}`)
+            // Gave up while the store answered: the use is not needed after all.
+            if (waiter.gone) permit.done()
+            else {
+              waiter.gone = true
+              queue.splice(queue.indexOf(waiter), 1)
+              waiter.resolve(permit)
+            }
             continue
           }
           const retry = taken.retryInMs ?? recheckMs
+          if (!known)
+            fullUntil.set(taken.full, now + (taken.retryInMs ?? inFlightMs(slots, taken.full)))
           wake = wake === undefined ? retry : Math.min(wake, retry)
-          if (taken.full === "pause" || taken.full === "all") break
           // Deliveries wait behind each other for their spacing; replies come before them all.
-          if (taken.full === "deliveries") break
+          if (holdsAll(taken.full)) break
         }
         if (queue.length && wake !== undefined) schedule(wake)
       } while (again)
@@ -266,8 +343,9 @@ export function createPacer(options: PacerOptions = {}): Pacer {
       return new Promise<Permit>((resolve, reject) => {
         const waiter: Waiter = {
           seq: seq++,
+          gone: false,
+          chatId,
           priority,
-          slots: slotsFor(chatId, priority),
           resolve: (permit) => {
             signal?.removeEventListener("abort", onAbort)
             resolve(permit)
@@ -275,9 +353,9 @@ export function createPacer(options: PacerOptions = {}): Pacer {
           reject,
         }
         const onAbort = () => {
-          const at = queue.indexOf(waiter)
-          if (at < 0) return
-          queue.splice(at, 1)
+          if (waiter.gone) return
+          waiter.gone = true
+          queue.splice(queue.indexOf(waiter), 1)
           reject(signal?.reason)
         }
         signal?.addEventListener("abort", onAbort, { once: true })

@@ -10,6 +10,9 @@
 // chats, then 400 with migrate_to_chat_id for sends to the old id), and, when asked, enforces
 // Telegram's flood limits on messages (30 a second overall, 1 a second to a private chat, 20 a
 // minute to a group; sliding windows by arrival) with 429 and retry_after, counting each 429.
+// Paid broadcast: a message with allow_paid_broadcast skips the 30-a-second window, and every
+// message counts in a 1,000-a-second one; asked to, it refuses such messages as Telegram does
+// when the bot cannot pay (400 BALANCE_TOO_LOW).
 import type {
   TelegramChat,
   TelegramChatMember,
@@ -61,7 +64,10 @@ export interface FloodLimit {
 }
 
 export interface FloodLimits {
+  /** Messages without allow_paid_broadcast. */
   overall: FloodLimit
+  /** Every message, paid or not (default: Telegram's 1,000 a second). */
+  paid?: FloodLimit
   privateChat: FloodLimit
   groupChat: FloodLimit
 }
@@ -72,9 +78,13 @@ export interface FloodLimits {
  */
 export const TELEGRAM_FLOOD_LIMITS: FloodLimits = {
   overall: { limit: 30, windowMs: 1_000 },
+  paid: { limit: 1_000, windowMs: 1_000 },
   privateChat: { limit: 1, windowMs: 1_000 },
   groupChat: { limit: 20, windowMs: 60_000 },
 }
+
+/** Telegram's answer to allow_paid_broadcast from a bot that cannot pay (MTProto BALANCE_TOO_LOW). */
+export const PAID_BROADCAST_REFUSED = "Bad Request: BALANCE_TOO_LOW"
 
 export interface StandInOptions {
   token?: string
@@ -89,6 +99,8 @@ export interface StandInOptions {
   floodLimits?: true | FloodLimits
   /** Milliseconds clock for flood limits. */
   now?: () => number
+  /** "refused": messages with allow_paid_broadcast get 400 PAID_BROADCAST_REFUSED (default allowed). */
+  paidBroadcast?: "allowed" | "refused"
 }
 
 /** A webhook as setWebhook registered it. */
@@ -124,6 +136,10 @@ export interface BotApiStandIn {
   readonly pendingUpdates: number
   /** Messages answered 429 by the flood limits (floodLimits), programmed failures not counted. */
   readonly floodRefusals: number
+  /** Messages with allow_paid_broadcast refused (paidBroadcast: "refused"). */
+  readonly paidRefusals: number
+  /** The most messages accepted within any `windowMs` (default 1 s), by arrival. */
+  busiest(windowMs?: number): number
   /** Declares a chat's type and the bot's rights in it. */
   chat(id: number, options: ChatOptions): void
   /** Queues a text message from a user, with a bot_command entity when it starts with "/". */
@@ -518,15 +534,19 @@ export async function startBotApiStandIn(options: StandInOptions = {}): Promise<
   const clockNow = options.now ?? Date.now
   const floodStamps = new Map<string, number[]>()
   let floodRefusals = 0
+  let paidRefusals = 0
+  /** When each message accepted arrived. */
+  const accepted: number[] = []
   const MESSAGE_METHOD = /^(send(?!ChatAction)|copyMessage|forwardMessage)/
   /** A 429 if this message, arriving at `at`, is one too many; else counts it and returns undefined. */
   const flood = (method: string, params: Record<string, unknown>, at: number) => {
     if (!floodLimits || !MESSAGE_METHOD.test(method)) return undefined
     const chatId = Number(params.chat_id)
     const windows: [string, FloodLimit][] = [
-      ["all", floodLimits.overall],
+      ["paid", floodLimits.paid ?? TELEGRAM_FLOOD_LIMITS.paid ?? floodLimits.overall],
       [`chat:${chatId}`, chatId > 0 ? floodLimits.privateChat : floodLimits.groupChat],
     ]
+    if (params.allow_paid_broadcast !== true) windows.unshift(["all", floodLimits.overall])
     for (const [key, { limit, windowMs }] of windows) {
       const stamps = (floodStamps.get(key) ?? []).filter((t) => t > at - windowMs)
       floodStamps.set(key, stamps)
@@ -711,6 +731,15 @@ export async function startBotApiStandIn(options: StandInOptions = {}): Promise<
         return apiError(401, "Unauthorized")
       }
 
+      if (
+        options.paidBroadcast === "refused" &&
+        params.allow_paid_broadcast === true &&
+        MESSAGE_METHOD.test(method)
+      ) {
+        paidRefusals++
+        record(method, params, 400, { description: PAID_BROADCAST_REFUSED })
+        return apiError(400, PAID_BROADCAST_REFUSED)
+      }
       const failure = takeFailure(method)
       const flooded = failure ? undefined : flood(method, params, arrived)
       if (flooded) {
@@ -755,6 +784,7 @@ export async function startBotApiStandIn(options: StandInOptions = {}): Promise<
         parsed = JSON.parse(body)
       } catch {}
       record(method, params, response.status, parsed)
+      if (response.status === 200 && MESSAGE_METHOD.test(method)) accepted.push(arrived)
       return response
     },
   })
@@ -769,6 +799,19 @@ export async function startBotApiStandIn(options: StandInOptions = {}): Promise<
     },
     get floodRefusals() {
       return floodRefusals
+    },
+    get paidRefusals() {
+      return paidRefusals
+    },
+    busiest(windowMs = 1_000) {
+      // Answers can finish out of arrival order: sort, then slide a window over them.
+      const sorted = accepted.toSorted((a, b) => a - b)
+      let most = 0
+      for (let first = 0, last = 0; last < sorted.length; last++) {
+        while ((sorted[last] ?? 0) - (sorted[first] ?? 0) >= windowMs) first++
+        most = Math.max(most, last - first + 1)
+      }
+      return most
     },
 
     chat(id, chatOptions) {

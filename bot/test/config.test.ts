@@ -27,6 +27,8 @@ describe("loadConfig", () => {
       mode: "polling",
       webhook: undefined,
       redisUrl: undefined,
+      paidBroadcast: false,
+      broadcastRate: 28,
     })
   })
 
@@ -40,8 +42,12 @@ describe("loadConfig", () => {
       LOG_LEVEL: "DEBUG",
       BOT_HEARTBEAT_FILE: "/tmp/bot-heartbeat",
       METRICS_PORT: "9464",
+      TELEGRAM_PAID_BROADCAST: "TRUE",
+      TELEGRAM_BROADCAST_RATE: "900",
     })
     expect(config).toMatchObject({
+      paidBroadcast: true,
+      broadcastRate: 900,
       apiUrl: "http://localhost:8000/api",
       rateLimit: 5,
       telegramApiRoot: "http://127.0.0.1:8081",
@@ -174,5 +180,59 @@ describe("loadConfig", () => {
     expect(issuesOf({ NPS_BOT_TOKEN: TOKEN, WEBHOOK_URL: "https://b.example/healthz" })).toEqual([
       { variable: "WEBHOOK_URL", message: expect.stringContaining("cannot be /healthz") },
     ])
+  })
+
+  describe("paid broadcast", () => {
+    const rateIssues = (env: Record<string, string>) =>
+      issuesOf({ NPS_BOT_TOKEN: TOKEN, ...env }).filter((i) => i.variable.startsWith("TELEGRAM_"))
+
+    test("up to 30 notifications a second without it, up to 1000 with it", () => {
+      expect(loadConfig({ NPS_BOT_TOKEN: TOKEN, TELEGRAM_BROADCAST_RATE: "30" })).toMatchObject({
+        paidBroadcast: false,
+        broadcastRate: 30,
+      })
+      expect(
+        loadConfig({
+          NPS_BOT_TOKEN: TOKEN,
+          TELEGRAM_PAID_BROADCAST: "true",
+          TELEGRAM_BROADCAST_RATE: "1000",
+        }),
+      ).toMatchObject({ paidBroadcast: true, broadcastRate: 1000 })
+      expect(
+        loadConfig({ NPS_BOT_TOKEN: TOKEN, TELEGRAM_PAID_BROADCAST: "false" }).paidBroadcast,
+      ).toBe(false)
+    })
+
+    test("a rate above 30 without paid broadcast is an error naming the variable, in words", () => {
+      const [issue, ...rest] = rateIssues({ TELEGRAM_BROADCAST_RATE: "31" })
+      expect(rest).toEqual([])
+      expect(issue?.variable).toBe("TELEGRAM_BROADCAST_RATE")
+      expect(issue?.message).toContain("TELEGRAM_BROADCAST_RATE")
+      expect(issue?.message).toContain("at most 30")
+      expect(issue?.message).toContain("TELEGRAM_PAID_BROADCAST=true")
+    })
+
+    test("above 1000, zero, a fraction or a word is an error even with paid broadcast", () => {
+      for (const rate of ["1001", "0", "2.5", "fast", "-3"]) {
+        const issues = rateIssues({
+          TELEGRAM_PAID_BROADCAST: "true",
+          TELEGRAM_BROADCAST_RATE: rate,
+        })
+        expect(issues.map((i) => i.variable)).toEqual(["TELEGRAM_BROADCAST_RATE"])
+        expect(issues[0]?.message).toContain("1000")
+      }
+    })
+
+    test("TELEGRAM_PAID_BROADCAST is true or false, nothing else", () => {
+      for (const value of ["yes", "1", "on"]) {
+        const issues = rateIssues({ TELEGRAM_PAID_BROADCAST: value })
+        expect(issues).toEqual([
+          {
+            variable: "TELEGRAM_PAID_BROADCAST",
+            message: "TELEGRAM_PAID_BROADCAST is invalid: expected true or false",
+          },
+        ])
+      }
+    })
   })
 })
