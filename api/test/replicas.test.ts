@@ -27,7 +27,11 @@ if (TEST_REDIS_URL) {
         const redis = openTestRedis(logger, { prefix, url: options.url })
         opened.push(redis)
         const { app } = makeApp(ctx.db, {
-          limits: { login: { max, ...minute }, linkPerChat: { max, ...minute } },
+          limits: {
+            login: { max, ...minute },
+            linkPerChat: { max, ...minute },
+            linkTokensPerUser: { max, windowMs: 10 * minute.windowMs },
+          },
           redis,
         })
         return { app, redisLog: () => lines.join("\n") }
@@ -66,6 +70,21 @@ if (TEST_REDIS_URL) {
       expect([count(401), count(429)]).toEqual([10, 6])
       // Another chat has its own budget.
       expect((await link(b, 78)).status).toBe(401)
+    })
+
+    test("share the link-token limit per user: 10 in 10 minutes across both, then 429 from either", async () => {
+      const alice = await seedUser(ctx.db)
+      const [a, b] = replicas(2)
+      if (!a || !b) throw new Error("two replicas")
+      const answers = await Promise.all(
+        Array.from({ length: 14 }, (_, i) =>
+          req((i % 2 ? b : a).app, "POST", "/api/telegram/link-tokens", { token: alice.key }),
+        ),
+      )
+      const count = (status: number) => answers.filter((r) => r.status === status).length
+      expect([count(201), count(429)]).toEqual([10, 4])
+      const limited = answers.find((r) => r.status === 429)
+      expect(Number(limited?.headers.get("retry-after"))).toBeGreaterThan(540)
     })
 
     test("Redis unreachable: each replica counts alone, so logins keep working (at most replicas × the limit)", async () => {
