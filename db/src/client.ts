@@ -13,6 +13,7 @@ import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core"
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite"
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js"
 import postgres from "postgres"
+import { OWNER_FILE_MODE, restrictToOwner } from "./owner-only"
 import { sharePglite } from "./pglite-share"
 import * as schema from "./schema"
 
@@ -120,8 +121,11 @@ export async function createDb(target: DbTarget): Promise<Database> {
     throw error
   }
   try {
-    mkdirSync(dir, { recursive: true })
+    // Before opening (a directory made by an older version, or restored from a backup) and
+    // after: a new database's files are written 0666.
+    restrictToOwner(dir)
     const client = await PGlite.create(dir)
+    restrictToOwner(dir)
     const listeners = pgliteListeners(client)
     // A socket path is limited to ~100 bytes; a deeper directory is simply not shared.
     const shared =
@@ -140,6 +144,7 @@ export async function createDb(target: DbTarget): Promise<Database> {
         try {
           await shared?.stop()
           await client.close()
+          restrictToOwner(dir) // anything written while open (inside a 0700 directory)
         } finally {
           if (shared) rmSync(socket, { force: true })
           release()
@@ -282,7 +287,7 @@ function lockDirectory(dir: string): () => void {
   mkdirSync(dirname(lockPath), { recursive: true })
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const fd = openSync(lockPath, "wx")
+      const fd = openSync(lockPath, "wx", OWNER_FILE_MODE)
       writeSync(fd, String(process.pid))
       closeSync(fd)
       heldHere.add(dir)
