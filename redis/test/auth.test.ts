@@ -33,7 +33,7 @@ if (TEST_REDIS_URL)
         if (line.includes('"level":"error"')) resolve(line)
       },
     })
-    const url = new URL(TEST_REDIS_URL)
+    const url = new URL(TEST_REDIS_URL as string)
     url.username = user
     url.password = wrong
     const redis: SharedRedis = openTestRedis(logger, { url: url.toString(), prefix: testPrefix() })
