@@ -2,7 +2,13 @@
 // brute-force limits; while Redis is unreachable each counts alone (fail open, to the replica).
 import { afterEach, expect, test } from "bun:test"
 import { createLogger } from "@nps/log"
-import { closedPort, openTestRedis, TEST_REDIS_URL, testPrefix } from "../../redis/test/helpers"
+import {
+  closedPort,
+  openTestRedis,
+  rawRedis,
+  TEST_REDIS_URL,
+  testPrefix,
+} from "../../redis/test/helpers"
 import { describeEachDb, makeApp, req, seedServiceKey, seedUser } from "./helpers"
 import { startRelay } from "./relay"
 
@@ -34,7 +40,7 @@ if (TEST_REDIS_URL) {
           },
           redis,
         })
-        return { app, redisLog: () => lines.join("\n") }
+        return { app, prefix, redisLog: () => lines.join("\n") }
       })
     }
 
@@ -115,7 +121,7 @@ if (TEST_REDIS_URL) {
       expect((await login(b)).status).toBe(429) // shared: the 4th attempt, through B
 
       relay.close()
-      // B's own memory has not counted this address yet: served while Redis is away.
+      // B's own memory counted only B's two attempts: served while Redis is away.
       expect((await login(b)).status).toBe(401)
       expect(b.redisLog()).toContain("Redis unavailable")
 
@@ -123,6 +129,33 @@ if (TEST_REDIS_URL) {
       expect((await login(b)).status).toBe(429) // the shared window again
       expect(b.redisLog()).toContain("Redis available again")
       expect((await login(a)).status).toBe(429)
+    })
+
+    test("the bound holds across the switch both ways: no fresh window when Redis goes, or when it comes back empty", async () => {
+      await seedUser(ctx.db)
+      const relay = startRelay({ hostname: target.hostname, port: Number(target.port || 6379) })
+      opened.push(relay)
+      const [a] = replicas(1, { url: `redis://127.0.0.1:${relay.port}`, max: 5 })
+      if (!a) throw new Error("one replica")
+      const login = () =>
+        req(a.app, "POST", "/api/auth/login", { body: { username: "alice", password: "guess" } })
+      const statuses = async (n: number) => {
+        const out: number[] = []
+        for (let i = 0; i < n; i++) out.push((await login()).status)
+        return out
+      }
+      // Redis up, then gone mid-burst: one replica, so 5 in all, never 5 more.
+      expect(await statuses(3)).toEqual([401, 401, 401])
+      relay.close()
+      expect(await statuses(4)).toEqual([401, 401, 429, 429])
+      // Back, but empty (a restart with nothing persisted): still limited.
+      const raw = rawRedis()
+      const keys = (await raw.send("KEYS", [`${a.prefix}*`])) as string[]
+      if (keys.length) await raw.send("DEL", keys)
+      raw.close()
+      relay.reopen()
+      expect(await statuses(3)).toEqual([429, 429, 429])
+      expect(a.redisLog()).toContain("Redis available again")
     })
   })
 }
