@@ -86,7 +86,7 @@ describeEachDb("link-token sweep", (ctx) => {
     expect(await countTokens(ctx.db)).toBe(150)
   })
 
-  test("started with the app, it sweeps on its own every period and stop() ends it", async () => {
+  test("startSweeper sweeps on its own every period (main.ts starts it with the server) and stop() ends it", async () => {
     const alice = await seedUser(ctx.db)
     await insertTokens(ctx.db, alice.user.id, 20, new Date(), 1_000)
     const { promise: swept, resolve } = Promise.withResolvers<string>()
