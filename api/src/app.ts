@@ -2,6 +2,7 @@ import type { Db, Listen, QueryStats } from "@nps/db"
 import type { Logger } from "@nps/log"
 import type { SharedRedis } from "@nps/redis"
 import { Elysia } from "elysia"
+import { refuseIllFormedText, refuseMalformedJson } from "./body-checks"
 import type { Config } from "./config"
 import { DEFAULT_LIMITS, type Deps, type Limits } from "./context"
 import { createJwt } from "./credentials"
@@ -110,6 +111,11 @@ export function createApp({
       started.set(request, { id, at: performance.now() })
       set.headers["x-request-id"] = id
       checkRequestSize(request.headers)
+    })
+    // After parsing, before validation: every route, with a body schema or without.
+    .onTransform({ as: "global" }, async ({ body, request }) => {
+      await refuseMalformedJson(request)
+      refuseIllFormedText(body)
     })
     .onError({ as: "global" }, ({ code, error, path, request, set }) => {
       const reply = toErrorReply(code, error)

@@ -23,9 +23,12 @@ export interface Limits {
   login: RateLimit
   /** /link attempts per chat (API keys guessed through the bot). */
   linkPerChat: RateLimit
+  /** Link tokens made per user (each one a row; a flood would fill the table). */
+  linkTokensPerUser: RateLimit
 }
 
 export const DEFAULT_LIMITS: Limits = {
   login: { max: 10, windowMs: 60_000 },
   linkPerChat: { max: 10, windowMs: 60_000 },
+  linkTokensPerUser: { max: 10, windowMs: 10 * 60_000 },
 }

@@ -49,12 +49,14 @@ export function derivedErrors(route: RouteLike): Record<number, string> {
         : `The credential is not an API key with the '${keyScopes.join("', '")}' scope`
     }
   }
-  if (hooks.body) {
+  // A route that takes no body still refuses a malformed one (body-checks.ts).
+  const takesBody = hooks.body || ["POST", "PUT", "PATCH"].includes(route.method)
+  if (takesBody) {
     errors[400] = "The body is not valid JSON"
     errors[411] = "A body sent without Content-Length (chunked)"
     errors[413] = `The body is over ${MAX_BODY_BYTES} bytes`
   }
-  if (hooks.body || hooks.params || hooks.query)
+  if (takesBody || hooks.params || hooks.query)
     errors[422] = "A field fails the schema (the message names it)"
   // Every /api route reads or writes the database.
   if (route.path.startsWith("/api/")) errors[503] = "The database is unavailable; retry shortly"

@@ -137,8 +137,11 @@ interface Issue {
     anyOf?: TSchema[]
     description?: string
     pattern?: string
+    format?: string
   }
 }
+
+const FORMAT_NAMES: Record<string, string> = { uuid: "must be a UUID" }
 
 // TypeBox reports coercible fields (numbers in paths and JSON) as a union; name the real type.
 function describeIssue(issue: Issue | undefined): string {
@@ -151,6 +154,13 @@ function describeIssue(issue: Issue | undefined): string {
       if (inner) return describeIssue(inner as Issue)
     }
   }
+  // TypeBox words a failed format and a failed pattern alike ("Expected string to match …").
+  const format = issue.schema?.format
+  if (format && issue.message === `Expected string to match '${format}' format`)
+    return (
+      FORMAT_NAMES[format] ??
+      (issue.schema?.description ? `Expected ${issue.schema.description}` : issue.message)
+    )
   if (issue.schema?.pattern === NO_NUL && issue.message.startsWith("Expected string to match"))
     return "must not contain NUL characters"
   // A regex or format name means little to a client; the field's description says what is

@@ -8,6 +8,8 @@ import { ensureServiceKey } from "./bootstrap"
 import { answerCommandLine, type CommandSpec } from "./cli"
 import { ConfigError, loadConfig } from "./config"
 import { databaseConfigProblem, describeForLog, isDatabaseUnavailable } from "./errors"
+import { linkTokenSweep } from "./modules/telegram/service"
+import { startSweeper } from "./sweeper"
 import { listen, PortInUseError } from "./transport"
 
 const COMMAND: CommandSpec = {
@@ -26,6 +28,7 @@ const SHUTDOWN_BUDGET_MS = 8_000
 // while Postgres is unreachable or silent.
 const QUERY_TIMEOUT_MS = 3_000
 const SERVICE_KEY_RETRY_MS = 5_000
+const SWEEP_EVERY_MS = 60_000
 
 let config: ReturnType<typeof loadConfig>
 try {
@@ -141,6 +144,13 @@ if (config.serviceKey) {
 }
 
 await hot.__npsServer?.stop()
+// Rows nobody needs any more go in the background, in small batches, one replica at a time.
+const sweeper = startSweeper({
+  db: database.db,
+  logger,
+  every: SWEEP_EVERY_MS,
+  sweeps: [linkTokenSweep],
+})
 try {
   listen(app, { hostname: config.host, port: config.port })
 } catch (error) {
@@ -149,6 +159,7 @@ try {
     port: error.port,
     hint: "stop the process using it, or choose another port with PORT",
   })
+  await sweeper.stop()
   await database.close()
   delete hot.__npsDb
   process.exit(1)
@@ -157,6 +168,7 @@ hot.__npsServer = {
   stop: async () => {
     serverStopping.abort()
     await app.stop()
+    await sweeper.stop()
     redis?.close()
   },
 }

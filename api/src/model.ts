@@ -1,3 +1,4 @@
+import { Type } from "@sinclair/typebox"
 import { t } from "elysia"
 import { ApiError, NO_NUL } from "./errors"
 
@@ -19,7 +20,10 @@ export const CalendarDate = (options: StringOptions = {}) =>
 
 // Telegram chat ids have at most 52 significant bits; group ids are negative.
 export const MAX_CHAT_ID = Number.MAX_SAFE_INTEGER
-export const ChatId = t.Integer({ minimum: -MAX_CHAT_ID, maximum: MAX_CHAT_ID })
+// In a JSON body a chat id is a JSON number. TypeBox's own Integer, not Elysia's t.Integer: that
+// one also decodes numeric strings ("0x10" → 16, "1e3" → 1000, " 77 " → 77) — another chat.
+export const ChatId = (options: Parameters<typeof Type.Integer>[0] = {}) =>
+  Type.Integer({ minimum: -MAX_CHAT_ID, maximum: MAX_CHAT_ID, ...options })
 // In a path only plain decimal integers count: no "0x10", "1e3", "+5" or padding that Number()
 // would quietly accept as some other chat.
 const ChatIdText = t

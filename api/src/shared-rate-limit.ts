@@ -3,6 +3,11 @@
 // address" holds across replicas. While Redis is unavailable each replica counts alone in its own
 // memory — fail open, to the replica: logins and links keep working (a Redis outage must not
 // lock every user out), and an attacker gains at most replicas × the limit meanwhile.
+//
+// That bound must hold across the switch, both ways, so the replica's own memory counts every
+// hit, Redis up or not: when Redis goes away the replica's window already holds its hits (no
+// fresh window), and when Redis comes back empty (restarted, nothing persisted) the replica
+// still refuses what its own window refuses.
 import { defineScript, type SharedRedis, sharedOrLocal } from "@nps/redis"
 import type { RateLimit, Verdict } from "./rate-limit"
 
@@ -33,18 +38,22 @@ export function createSharedRateLimiter(options: {
 }): Limiter {
   const { redis, name, limit, local } = options
   return {
-    hit: (key) =>
-      sharedOrLocal(
+    async hit(key) {
+      const own = await local.hit(key)
+      return sharedOrLocal(
         async (): Promise<Verdict> => {
           const [count, ttlMs] = (await redis.run(
             HIT,
             [redis.key("api", "limit", name, key)],
             [limit.windowMs],
           )) as [number, number]
-          if (count <= limit.max) return { ok: true }
-          return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(ttlMs / 1000)) }
+          if (count > limit.max)
+            return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(ttlMs / 1000)) }
+          // This replica's own hits alone are over the limit: Redis lost count (restarted).
+          return own
         },
-        () => local.hit(key),
-      ),
+        () => own,
+      )
+    },
   }
 }

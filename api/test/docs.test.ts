@@ -93,7 +93,10 @@ test("each operation names its credential and lists exactly the statuses it answ
       statuses: sorted([200, ...body, 401, 403, 404, 429, 503]),
       security: service,
     },
-    "POST /api/telegram/link-tokens": { statuses: [201, 401, 503], security: jwtOrKey() },
+    "POST /api/telegram/link-tokens": {
+      statuses: sorted([201, ...body, 401, 429, 503]),
+      security: jwtOrKey(),
+    },
     "POST /api/telegram/link-tokens/redeem": {
       statuses: sorted([200, ...body, 401, 403, 404, 503]),
       security: service,
@@ -104,7 +107,7 @@ test("each operation names its credential and lists exactly the statuses it answ
       security: service,
     },
     "DELETE /api/telegram/link/{chat_id}": {
-      statuses: [200, 401, 403, 404, 422, 503],
+      statuses: [200, 401, 404, 422, 503],
       security: jwtOrKey(),
     },
     "GET /api/telegram/profile/{chat_id}": {

@@ -87,6 +87,7 @@ export function makeApp(db: Db, options: Partial<AppOptions> = {}) {
     limits: {
       login: { max: 1000, windowMs: 60_000 },
       linkPerChat: { max: 1000, windowMs: 60_000 },
+      linkTokensPerUser: { max: 1000, windowMs: 60_000 },
     },
     ...options,
   })

@@ -1,4 +1,5 @@
 import { expect, test } from "bun:test"
+import { DEFAULT_LIMITS } from "../src/context"
 import { createRateLimiter } from "../src/rate-limit"
 import { describeEachDb, makeApp, req, seedServiceKey, seedUser } from "./helpers"
 
@@ -46,6 +47,28 @@ describeEachDb("brute-force limits", (ctx) => {
     const limited = await link(11, svc.key)
     expect(limited.status).toBe(429)
     expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0)
+  })
+
+  test("link tokens: 10 per user in 10 minutes, then 429 with Retry-After; other users unaffected; back after the window", async () => {
+    let clock = new Date("2026-01-01T00:00:00Z")
+    const { app } = makeApp(ctx.db, {
+      now: () => clock,
+      limits: { linkTokensPerUser: DEFAULT_LIMITS.linkTokensPerUser },
+    })
+    const alice = await seedUser(ctx.db)
+    const bob = await seedUser(ctx.db, { username: "bob" })
+    const newToken = (key: string) => req(app, "POST", "/api/telegram/link-tokens", { token: key })
+    const statuses = await Promise.all(Array.from({ length: 12 }, () => newToken(alice.key)))
+    expect(statuses.map((r) => r.status).sort()).toEqual([...Array(10).fill(201), 429, 429])
+    const limited = await newToken(alice.key)
+    expect(limited.status).toBe(429)
+    expect(limited.body.error).toBe("rate_limited")
+    const retryAfter = Number(limited.headers.get("retry-after"))
+    expect(retryAfter).toBeGreaterThan(540)
+    expect(retryAfter).toBeLessThanOrEqual(600)
+    expect((await newToken(bob.key)).status).toBe(201)
+    clock = new Date(clock.getTime() + 10 * 60_000 + 1000)
+    expect((await newToken(alice.key)).status).toBe(201)
   })
 })
 

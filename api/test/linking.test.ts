@@ -2,12 +2,15 @@
 // blocked and migrated chats — on both databases, through real HTTP handling.
 import { beforeEach, expect, test } from "bun:test"
 import { telegramLinks, telegramLinkTokens } from "@nps/db"
-import { redact } from "@nps/log"
+import { createLogger, redact } from "@nps/log"
 import { eq } from "drizzle-orm"
 import { deactivateUser } from "../src/modules/auth/service"
+import { linkTokenSweep } from "../src/modules/telegram/service"
+import { createSweeper } from "../src/sweeper"
 import { describeEachDb, makeApp, req, seedServiceKey, seedUser, testConfig } from "./helpers"
 
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{1,64}$/
+const quiet = createLogger({ service: "api", write: () => {} })
 const sha256 = (text: string) => new Bun.CryptoHasher("sha256").update(text).digest("hex")
 type App = ReturnType<typeof makeApp>["app"]
 
@@ -134,8 +137,13 @@ describeEachDb("link tokens", (ctx) => {
     const expired = await redeem(app, late, 2)
     expect(expired.status).toBe(404)
     expect(expired.body.error).toBe("invalid_token")
-    // A later request sweeps expired tokens away.
-    await newToken(app, alice.key)
+    // The background sweeper (never a request) deletes expired tokens, used ones included.
+    await createSweeper({
+      db: ctx.db,
+      logger: quiet,
+      sweeps: [linkTokenSweep],
+      now: () => clock,
+    }).runOnce()
     const hashes = (await ctx.db.select().from(telegramLinkTokens)).map((r) => r.tokenHash)
     expect(hashes).not.toContain(sha256(late))
     expect(hashes).not.toContain(sha256(early))

@@ -2,7 +2,13 @@
 // brute-force limits; while Redis is unreachable each counts alone (fail open, to the replica).
 import { afterEach, expect, test } from "bun:test"
 import { createLogger } from "@nps/log"
-import { closedPort, openTestRedis, TEST_REDIS_URL, testPrefix } from "../../redis/test/helpers"
+import {
+  closedPort,
+  openTestRedis,
+  rawRedis,
+  TEST_REDIS_URL,
+  testPrefix,
+} from "../../redis/test/helpers"
 import { describeEachDb, makeApp, req, seedServiceKey, seedUser } from "./helpers"
 import { startRelay } from "./relay"
 
@@ -27,10 +33,14 @@ if (TEST_REDIS_URL) {
         const redis = openTestRedis(logger, { prefix, url: options.url })
         opened.push(redis)
         const { app } = makeApp(ctx.db, {
-          limits: { login: { max, ...minute }, linkPerChat: { max, ...minute } },
+          limits: {
+            login: { max, ...minute },
+            linkPerChat: { max, ...minute },
+            linkTokensPerUser: { max, windowMs: 10 * minute.windowMs },
+          },
           redis,
         })
-        return { app, redisLog: () => lines.join("\n") }
+        return { app, prefix, redisLog: () => lines.join("\n") }
       })
     }
 
@@ -68,6 +78,21 @@ if (TEST_REDIS_URL) {
       expect((await link(b, 78)).status).toBe(401)
     })
 
+    test("share the link-token limit per user: 10 in 10 minutes across both, then 429 from either", async () => {
+      const alice = await seedUser(ctx.db)
+      const [a, b] = replicas(2)
+      if (!a || !b) throw new Error("two replicas")
+      const answers = await Promise.all(
+        Array.from({ length: 14 }, (_, i) =>
+          req((i % 2 ? b : a).app, "POST", "/api/telegram/link-tokens", { token: alice.key }),
+        ),
+      )
+      const count = (status: number) => answers.filter((r) => r.status === status).length
+      expect([count(201), count(429)]).toEqual([10, 4])
+      const limited = answers.find((r) => r.status === 429)
+      expect(Number(limited?.headers.get("retry-after"))).toBeGreaterThan(540)
+    })
+
     test("Redis unreachable: each replica counts alone, so logins keep working (at most replicas × the limit)", async () => {
       await seedUser(ctx.db)
       const [a, b] = replicas(2, { url: `redis://127.0.0.1:${closedPort()}`, max: 3 })
@@ -96,7 +121,7 @@ if (TEST_REDIS_URL) {
       expect((await login(b)).status).toBe(429) // shared: the 4th attempt, through B
 
       relay.close()
-      // B's own memory has not counted this address yet: served while Redis is away.
+      // B's own memory counted only B's two attempts: served while Redis is away.
       expect((await login(b)).status).toBe(401)
       expect(b.redisLog()).toContain("Redis unavailable")
 
@@ -104,6 +129,33 @@ if (TEST_REDIS_URL) {
       expect((await login(b)).status).toBe(429) // the shared window again
       expect(b.redisLog()).toContain("Redis available again")
       expect((await login(a)).status).toBe(429)
+    })
+
+    test("the bound holds across the switch both ways: no fresh window when Redis goes, or when it comes back empty", async () => {
+      await seedUser(ctx.db)
+      const relay = startRelay({ hostname: target.hostname, port: Number(target.port || 6379) })
+      opened.push(relay)
+      const [a] = replicas(1, { url: `redis://127.0.0.1:${relay.port}`, max: 5 })
+      if (!a) throw new Error("one replica")
+      const login = () =>
+        req(a.app, "POST", "/api/auth/login", { body: { username: "alice", password: "guess" } })
+      const statuses = async (n: number) => {
+        const out: number[] = []
+        for (let i = 0; i < n; i++) out.push((await login()).status)
+        return out
+      }
+      // Redis up, then gone mid-burst: one replica, so 5 in all, never 5 more.
+      expect(await statuses(3)).toEqual([401, 401, 401])
+      relay.close()
+      expect(await statuses(4)).toEqual([401, 401, 429, 429])
+      // Back, but empty (a restart with nothing persisted): still limited.
+      const raw = rawRedis()
+      const keys = (await raw.send("KEYS", [`${a.prefix}*`])) as string[]
+      if (keys.length) await raw.send("DEL", keys)
+      raw.close()
+      relay.reopen()
+      expect(await statuses(3)).toEqual([429, 429, 429])
+      expect(a.redisLog()).toContain("Redis available again")
     })
   })
 }

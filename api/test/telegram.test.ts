@@ -233,8 +233,13 @@ describeEachDb("telegram links", (ctx) => {
     const bob = await seedUser(ctx.db, { username: "bob" })
     await link(app, alice.key, 1)
     await link(app, alice.key, 2)
-    const forbidden = await req(app, "DELETE", "/api/telegram/link/1", { token: bob.key })
-    expect(forbidden.status).toBe(403)
+    // Someone else's chat answers exactly as a chat nobody linked: whether a Telegram id uses
+    // NPS is nobody else's business.
+    const others = await req(app, "DELETE", "/api/telegram/link/1", { token: bob.key })
+    const nobodys = await req(app, "DELETE", "/api/telegram/link/99", { token: bob.key })
+    expect(others.status).toBe(404)
+    expect(others.body).toEqual(nobodys.body)
+    expect(others.body.error).toBe("not_linked")
     expect((await req(app, "DELETE", "/api/telegram/link/1", { token: alice.key })).status).toBe(
       200,
     )
@@ -286,11 +291,12 @@ describeEachDb("telegram links", (ctx) => {
       expect(res.status).toBe(403)
       expect(res.body.error).toBe("forbidden")
     }
-    // Unlinking someone else's chat: no credentials → 401; a plain user key → 403; still linked.
+    // Unlinking someone else's chat: no credentials → 401; a plain user key → the 404 of an
+    // unlinked chat; still linked.
     expect((await req(app, "DELETE", `/api/telegram/link/${CHAT}`)).status).toBe(401)
     expect(
       (await req(app, "DELETE", `/api/telegram/link/${CHAT}`, { token: mallory.key })).status,
-    ).toBe(403)
+    ).toBe(404)
     const [row] = await ctx.db.select().from(telegramLinks)
     expect(row?.isActive).toBe(true)
   })

@@ -3,6 +3,8 @@
 // messages a minute is exact for a chat however many replicas serve it, and "Slow down" is said
 // once per window across them. While Redis is unavailable each replica falls back to its own
 // in-memory window: still limited, at most replicas × the limit (fail open, to the replica).
+// The replica's own window counts every message, Redis up or not, so that bound holds across the
+// switch both ways: no fresh window when Redis freezes mid-burst, nor when it comes back empty.
 import { defineScript, type SharedRedis, sharedOrLocal } from "@nps/redis"
 import { createRateLimiter, type Verdict } from "./rate-limit"
 
@@ -42,17 +44,19 @@ export function createSharedChatLimiter(options: SharedChatLimiterOptions): Chat
   const local = createRateLimiter({ limit, windowMs, now })
   return {
     hit(chat) {
+      const own = local.hit(chat)
       return sharedOrLocal(
         async () => {
           const at = now()
-          const verdict = await redis.run(
+          const verdict = (await redis.run(
             HIT,
             [redis.key("bot", botId, "rate", chat), redis.key("bot", botId, "rate", chat, "told")],
             [at, windowMs, limit, `${at}:${crypto.randomUUID()}`],
-          )
-          return verdict as Verdict
+          )) as Verdict
+          // Redis's word when it refuses; else this replica's own window (Redis lost count).
+          return verdict === "allowed" ? own : verdict
         },
-        () => local.hit(chat),
+        () => own,
       )
     },
   }

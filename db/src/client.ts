@@ -13,6 +13,7 @@ import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core"
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite"
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js"
 import postgres from "postgres"
+import { OWNER_FILE_MODE, restrictToOwner } from "./owner-only"
 import { sharePglite } from "./pglite-share"
 import * as schema from "./schema"
 
@@ -71,6 +72,15 @@ export class DatabaseLockedError extends Error {
   override name = "DatabaseLockedError"
 }
 
+/**
+ * How long a pool connection waits before connecting again, after `retries` failed attempts
+ * (shared by the whole pool). postgres.js's default grows to 10–20 s after a few refused
+ * connections, so a database that refused them for 100 ms was not used again for up to 28 s.
+ * Capped at 250 ms, the API serves within a second of the database answering again; at most
+ * four attempts a second per connection while it does not.
+ */
+export const reconnectDelaySeconds = (retries: number) => Math.min(0.01 * 2 ** retries, 0.25)
+
 export async function createDb(target: DbTarget): Promise<Database> {
   if ("url" in target) {
     const timeout = target.queryTimeoutMs
@@ -78,6 +88,7 @@ export async function createDb(target: DbTarget): Promise<Database> {
       max: target.max ?? 10,
       connect_timeout: timeout ? Math.max(1, Math.ceil(timeout / 1000)) : 5,
       onnotice: () => {},
+      backoff: reconnectDelaySeconds,
       connection: {
         // Hot statements are prepared; a generic plan spares Postgres re-planning them per
         // execution (PITFALLS.md measured custom plans at ~3x backend CPU on this machine).
@@ -120,8 +131,11 @@ export async function createDb(target: DbTarget): Promise<Database> {
     throw error
   }
   try {
-    mkdirSync(dir, { recursive: true })
+    // Before opening (a directory made by an older version, or restored from a backup) and
+    // after: a new database's files are written 0666.
+    restrictToOwner(dir)
     const client = await PGlite.create(dir)
+    restrictToOwner(dir)
     const listeners = pgliteListeners(client)
     // A socket path is limited to ~100 bytes; a deeper directory is simply not shared.
     const shared =
@@ -140,6 +154,7 @@ export async function createDb(target: DbTarget): Promise<Database> {
         try {
           await shared?.stop()
           await client.close()
+          restrictToOwner(dir) // anything written while open (inside a 0700 directory)
         } finally {
           if (shared) rmSync(socket, { force: true })
           release()
@@ -282,7 +297,7 @@ function lockDirectory(dir: string): () => void {
   mkdirSync(dirname(lockPath), { recursive: true })
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const fd = openSync(lockPath, "wx")
+      const fd = openSync(lockPath, "wx", OWNER_FILE_MODE)
       writeSync(fd, String(process.pid))
       closeSync(fd)
       heldHere.add(dir)

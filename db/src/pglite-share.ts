@@ -53,6 +53,9 @@ function notifiedChannels(chunks: Uint8Array[]): string[] {
   return channels
 }
 
+/** A socket client idle inside a transaction longer than this is rolled back. */
+export const IDLE_IN_TRANSACTION_MS = 2_000
+
 export interface SharedPglite {
   stop(): Promise<void>
 }
@@ -68,7 +71,9 @@ export async function sharePglite(
   },
 ): Promise<SharedPglite> {
   const db = client as Internals
-  const { idleMs = 10_000 } = options
+  // The API's queries wait while a socket client holds the session: a client idle inside a
+  // transaction is rolled back after this, well within the API's 5-second rule.
+  const { idleMs = IDLE_IN_TRANSACTION_MS } = options
   let release: (() => void) | undefined
   let watchdog: ReturnType<typeof setTimeout> | undefined
   let lastType = STARTUP

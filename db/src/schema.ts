@@ -116,7 +116,11 @@ export const telegramLinkTokens = pgTable(
     /** The chat the token linked, once used. */
     telegramChatId: bigint("telegram_chat_id", { mode: "number" }),
   },
-  (t) => [index("idx_telegram_link_tokens_user_id").on(t.userId)],
+  (t) => [
+    index("idx_telegram_link_tokens_user_id").on(t.userId),
+    // The background sweep finds expired tokens by it (api/src/sweeper.ts), in small batches.
+    index("idx_telegram_link_tokens_expires_at").on(t.expiresAt),
+  ],
 )
 
 // Notifications other NPS services send to a user's Telegram chats (issue 10). A notification is

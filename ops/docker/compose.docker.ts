@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { freePort, parseEnvFile, read } from "../test/helpers"
-import { engineMissing, sh } from "./engine"
+import { engineMissing, sh, withoutEngine } from "./engine"
 
 // Its own project per run (runs may overlap on a shared engine); `down --rmi local` removes its
 // images again, while the builder's cache keeps the next build fast.
@@ -18,7 +18,7 @@ const FILES = ["-f", "compose.yaml", "-f", "ops/docker/compose.standin.yaml"]
 
 const missing = await engineMissing()
 if (missing) {
-  console.log(`test:docker skipped: ${missing}`)
+  withoutEngine(missing, "test:docker")
 } else {
   const scratch = mkdtempSync(join(tmpdir(), "nps-docker-"))
   const envFile = join(scratch, ".env")

@@ -1,5 +1,7 @@
 // The Docker engine as test:docker uses it: commands run with only what should reach the engine,
-// and why an engine cannot be used here (then the docker tests say so and pass).
+// and why an engine cannot be used here (then the docker tests say so and pass — unless
+// TEST_DOCKER=required, where they fail).
+import { test } from "bun:test"
 import { ROOT } from "../test/helpers"
 
 export async function sh(argv: string[], options: { stdin?: string; timeoutMs?: number } = {}) {
@@ -41,4 +43,16 @@ export async function engineMissing(): Promise<string | undefined> {
     return "the docker command is not installed"
   }
   return undefined
+}
+
+/**
+ * No engine: the docker tests say so and pass, unless TEST_DOCKER=required (CI sets it when
+ * `docker info` works), where they fail — a machine that has an engine never skips silently.
+ */
+export function withoutEngine(missing: string, label: string, env = process.env) {
+  if (env.TEST_DOCKER === "required")
+    test(`${label}: a Docker engine is required (TEST_DOCKER=required)`, () => {
+      throw new Error(`TEST_DOCKER=required, but ${missing}`)
+    })
+  else console.log(`${label} skipped: ${missing} (TEST_DOCKER=required makes this a failure)`)
 }

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { freePort, parseEnvFile, read } from "../test/helpers"
-import { engineMissing, sh } from "./engine"
+import { engineMissing, sh, withoutEngine } from "./engine"
 
 const PROJECT = `nps-replicastest-${process.pid}`
 const FILES = [
@@ -52,7 +52,7 @@ function freeRange(): [number, number] {
 
 const missing = (await engineMissing()) ?? (await redisImageMissing())
 if (missing) {
-  console.log(`test:docker (replicas) skipped: ${missing}`)
+  withoutEngine(missing, "test:docker (replicas)")
 } else {
   const scratch = mkdtempSync(join(tmpdir(), "nps-replicas-"))
   const envFile = join(scratch, ".env")

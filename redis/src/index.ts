@@ -5,6 +5,7 @@
 // connects until the first call; a Redis that is down at start is not fatal.
 import { describeError, type Logger } from "@nps/log"
 import { RedisClient } from "bun"
+import { authFailure } from "./diagnose"
 
 export class RedisUnavailableError extends Error {
   override name = "RedisUnavailableError"
@@ -62,6 +63,7 @@ export function createSharedRedis(options: SharedRedisOptions): SharedRedis {
       connectionTimeout: timeoutMs,
     })
   let client = connect()
+  const hasCredentials = URL.canParse(url) && new URL(url).password !== ""
   let connecting: Promise<void> | undefined
   let state: "unknown" | "up" | "down" = "unknown"
   let retryAt = 0
@@ -91,9 +93,21 @@ export function createSharedRedis(options: SharedRedisOptions): SharedRedis {
     const old = client
     client = connect()
     old.close()
-    if (state !== "down")
-      logger.error(`Redis unavailable: ${fallback}`, { error: describeError(error) })
+    if (state !== "down") void reportOutage(error)
     state = "down"
+  }
+
+  // Once per outage. Bun says only "Connection closed" when Redis refuses the credentials: ask
+  // the server, so the log names the cause in words. Calls keep being retried either way.
+  const reportOutage = async (error: unknown) => {
+    const auth = hasCredentials ? await authFailure(url, timeoutMs) : undefined
+    logger.error(
+      auth ? `Redis unavailable (${auth}): ${fallback}` : `Redis unavailable: ${fallback}`,
+      {
+        error: describeError(error),
+        ...(auth && { cause: auth }),
+      },
+    )
   }
 
   const cameUp = () => {

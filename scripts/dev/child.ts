@@ -1,6 +1,6 @@
 // A service run by `bun run dev` as a child process (`bun --hot …`): its JSON log lines go to a
 // file, to a callback, and — readably — to the terminal when asked.
-import { closeSync, mkdirSync, openSync, writeSync } from "node:fs"
+import { chmodSync, closeSync, fchmodSync, mkdirSync, openSync, writeSync } from "node:fs"
 import { dirname } from "node:path"
 
 export type LogRecord = Record<string, unknown> & { level?: string; msg?: string }
@@ -27,8 +27,11 @@ export interface Child {
 }
 
 export function startChild(options: ChildOptions): Child {
-  mkdirSync(dirname(options.logFile), { recursive: true })
-  const fd = openSync(options.logFile, "w")
+  // Logs may name users and chats: owner-only (0700 directory, 0600 file), whatever the umask.
+  mkdirSync(dirname(options.logFile), { recursive: true, mode: 0o700 })
+  chmodSync(dirname(options.logFile), 0o700)
+  const fd = openSync(options.logFile, "w", 0o600)
+  fchmodSync(fd, 0o600) // a log left by an earlier run keeps its old mode otherwise
   const proc = Bun.spawn(options.argv, {
     cwd: options.cwd,
     env: options.env,

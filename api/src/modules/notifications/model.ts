@@ -1,5 +1,5 @@
 import { t } from "elysia"
-import { MAX_CHAT_ID, Text } from "../../model"
+import { ChatId, Text } from "../../model"
 
 /** Telegram's own limit for one message; the API refuses longer texts instead of cutting them. */
 export const MAX_TEXT_LENGTH = 4096
@@ -114,9 +114,7 @@ export const ReportRequest = t.Object({
       ),
       error: t.Optional(DeliveryError),
       chat_id: t.Optional(
-        t.Integer({
-          minimum: -MAX_CHAT_ID,
-          maximum: MAX_CHAT_ID,
+        ChatId({
           description:
             "sent: the chat it reached, when Telegram moved it (a group became a supergroup)",
         }),

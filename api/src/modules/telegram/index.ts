@@ -33,6 +33,7 @@ export const telegramRoutes = (deps: Deps, limits: Limits) => {
   // Guesses of API keys through the bot: each chat gets a small budget. Only callers that passed
   // authentication reach it, so nobody can spend another chat's budget with junk requests.
   const perChat = deps.limiter("link", limits.linkPerChat)
+  const tokensPerUser = deps.limiter("link-tokens", limits.linkTokensPerUser)
 
   return new Elysia({ prefix: "/telegram", tags: ["telegram"] })
     .use(authPlugin(deps))
@@ -69,6 +70,8 @@ export const telegramRoutes = (deps: Deps, limits: Limits) => {
     .post(
       "/link-tokens",
       async ({ principal, set }) => {
+        const verdict = await tokensPerUser.hit(principal.userId)
+        if (!verdict.ok) throw tooManyRequests(verdict.retryAfterSeconds)
         const token = await createLinkToken(
           deps.db,
           { userId: principal.userId, botUsername: deps.config.botUsername },
@@ -79,11 +82,14 @@ export const telegramRoutes = (deps: Deps, limits: Limits) => {
       },
       {
         auth: "any",
-        response: { 201: LinkTokenResponse },
+        response: {
+          201: LinkTokenResponse,
+          429: answers("More than 10 link tokens for this user in 10 minutes; see Retry-After"),
+        },
         detail: {
           summary: "A one-time deep link that links the caller's Telegram chat in one tap",
           description:
-            "Redirect the user to `url`: Telegram opens the bot, which links the chat. The token works once, for 10 minutes; only its hash is stored.",
+            "Redirect the user to `url`: Telegram opens the bot, which links the chat. The token works once, for 10 minutes; only its hash is stored. At most 10 per user in 10 minutes (429 with `Retry-After` beyond), counted across replicas when `REDIS_URL` is set.",
         },
       },
     )
@@ -140,8 +146,9 @@ export const telegramRoutes = (deps: Deps, limits: Limits) => {
         params: ChatIdParams,
         response: {
           200: UnlinkResponse,
-          403: answers("The chat is linked to another account"),
-          404: answers("The chat is not linked (not_linked)"),
+          404: answers(
+            "The chat is not linked (not_linked); a user's credential gets the same for a chat linked to someone else",
+          ),
         },
         detail: {
           summary: "Unlink a chat (the bot's service key, or the linked user's own credentials)",

@@ -10,7 +10,7 @@ const TelegramUsername = t.Optional(t.Nullable(Text({ maxLength: 100 })))
 const Count = Type.Integer({ minimum: 0 })
 
 export const TelegramLinkRequest = t.Object({
-  telegram_chat_id: ChatId,
+  telegram_chat_id: ChatId(),
   telegram_username: TelegramUsername,
   api_key: Text({ minLength: 1, maxLength: 200, description: "The user's raw NPS API key" }),
 })
@@ -43,7 +43,7 @@ export const LinkTokenRedeemRequest = t.Object({
     pattern: "^[A-Za-z0-9_-]{1,64}$",
     description: "the token from the deep link: 1–64 characters of A-Za-z0-9_-",
   }),
-  telegram_chat_id: ChatId,
+  telegram_chat_id: ChatId(),
   telegram_username: TelegramUsername,
 })
 
@@ -77,7 +77,7 @@ export const ChatBlockedRequest = t.Object({
 })
 
 export const ChatMigrationRequest = t.Object({
-  to_chat_id: ChatId,
+  to_chat_id: ChatId(),
 })
 
 /** A chat's link as the bot's bookkeeping endpoints answer it. */

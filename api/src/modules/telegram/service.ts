@@ -6,11 +6,12 @@ import {
   telegramLinkTokens,
   users,
 } from "@nps/db"
-import { and, asc, eq, gt, isNotNull, isNull, lt, lte, or, sql } from "drizzle-orm"
+import { and, asc, eq, gt, inArray, isNotNull, isNull, lt, lte, or, sql } from "drizzle-orm"
 import type { Principal } from "../../auth"
 import { generateLinkToken, hashLinkToken } from "../../credentials"
-import { ApiError, forbidden, notFound } from "../../errors"
+import { ApiError, notFound } from "../../errors"
 import { preparedPerDb } from "../../prepared"
+import type { Sweep } from "../../sweeper"
 import { findActiveKey, markKeyUsed } from "../keys/service"
 
 export const notLinked = () => notFound("not_linked", "This chat is not linked to an NPS account")
@@ -93,8 +94,8 @@ export async function createLinkToken(
   { userId, botUsername }: { userId: string; botUsername: string | undefined },
   now: Date,
 ) {
-  // Housekeeping: expired tokens are useless, so the table holds only the last 10 minutes' worth.
-  await db.delete(telegramLinkTokens).where(lte(telegramLinkTokens.expiresAt, now))
+  // Expired tokens are deleted in the background (linkTokenSweep), never here: a request that
+  // swept the table fought every concurrent one for the same rows.
   const token = generateLinkToken()
   const expiresAt = new Date(now.getTime() + LINK_TOKEN_TTL_MS)
   await db
@@ -105,6 +106,32 @@ export async function createLinkToken(
     url: botUsername ? `https://t.me/${botUsername}?start=${token}` : null,
     expires_at: expiresAt.toISOString(),
   }
+}
+
+/**
+ * Expired tokens (used ones included) are useless: deleted in batches by the background sweeper,
+ * found by the expires_at index. SKIP LOCKED leaves a row being redeemed right now alone.
+ */
+export const linkTokenSweep: Sweep = {
+  name: "link_tokens",
+  async step(db, batch, now) {
+    const deleted = await db
+      .delete(telegramLinkTokens)
+      .where(
+        inArray(
+          telegramLinkTokens.tokenHash,
+          db
+            .select({ tokenHash: telegramLinkTokens.tokenHash })
+            .from(telegramLinkTokens)
+            .where(lte(telegramLinkTokens.expiresAt, now))
+            .orderBy(asc(telegramLinkTokens.expiresAt))
+            .limit(batch)
+            .for("update", { skipLocked: true }),
+        ),
+      )
+      .returning({ tokenHash: telegramLinkTokens.tokenHash })
+    return deleted.length
+  },
 }
 
 export interface RedeemInput {
@@ -327,22 +354,24 @@ export async function chatProfiles(db: Db, chatId: number, now: Date) {
   )
 }
 
-/** The bot (service scope) may unlink any chat; a user only a chat linked to themselves. */
+/**
+ * The bot (service scope) may unlink any chat; a user only a chat linked to themselves. Someone
+ * else's chat answers exactly as an unlinked one: whether a Telegram id uses NPS is nobody
+ * else's business. One conditional UPDATE, so the two cases also take the same time.
+ */
 export async function unlinkChat(db: Db, chatId: number, principal: Principal) {
   const isService = principal.scopes.includes("telegram:service")
-  const [link] = await db
-    .select({ userId: telegramLinks.userId })
-    .from(telegramLinks)
-    .where(and(eq(telegramLinks.telegramChatId, chatId), eq(telegramLinks.isActive, true)))
-    .limit(1)
-  if (!link) throw notLinked()
-  if (!isService && link.userId !== principal.userId)
-    throw forbidden("This chat is linked to another account")
   const [row] = await db
     .update(telegramLinks)
     .set({ isActive: false })
-    .where(and(eq(telegramLinks.telegramChatId, chatId), eq(telegramLinks.isActive, true)))
+    .where(
+      and(
+        eq(telegramLinks.telegramChatId, chatId),
+        eq(telegramLinks.isActive, true),
+        isService ? undefined : eq(telegramLinks.userId, principal.userId),
+      ),
+    )
     .returning({ chatId: telegramLinks.telegramChatId })
-  if (!row) throw notLinked() // a concurrent unlink got there first
+  if (!row) throw notLinked()
   return { telegram_chat_id: row.chatId, is_active: false as const }
 }
