@@ -25,6 +25,7 @@ const COMMANDS = [
   "list-keys",
   "revoke-key",
   "notify",
+  "list-webhooks",
   "gen-key",
 ]
 const PASSWORD = "a long enough password"
