@@ -1,8 +1,7 @@
 // POST /notifications/batch: up to 1,000 notifications in one request, each validated against
 // the single POST's own schema and accepted by the same code, in order, so every item answers
 // exactly as it would alone (a key repeated inside the batch replays like a retry would).
-import { Value } from "@sinclair/typebox/value"
-import { Elysia, type Static, t } from "elysia"
+import { Elysia, getSchemaValidator, type Static, t } from "elysia"
 import { authPlugin, type Principal } from "../../auth"
 import type { Deps } from "../../context"
 import { answers } from "../../docs"
@@ -24,20 +23,31 @@ const ItemResult = t.Object({
 })
 
 type ItemResult = Static<typeof ItemResult>
+type Request = Static<typeof NotificationRequest>
+
+// The validator Elysia builds for the single route's body (same schema, same default options):
+// it cleans a value the same way first (a non-object item reads as {}), so the first error, and
+// with it the 422 message, is the one the single POST would give.
+const validator = getSchemaValidator(NotificationRequest, { normalize: true })
+
+/** The item as the single route's body validation leaves it, or its 422. */
+function validate(item: unknown): { body: Request } | { reply: ItemResult } {
+  let value = item
+  try {
+    value = validator?.Clean ? validator.Clean(structuredClone(item)) : item
+  } catch {} // null cannot be cleaned; it fails the check below as it is
+  if (validator?.Check(value)) return { body: value as Request }
+  const all = validator ? [...validator.Errors(value)] : []
+  const reply = toErrorReply("VALIDATION", { type: "body", all })
+  return { reply: { status: reply.status, ...reply.body } }
+}
 
 /** One item, as the single POST would answer it (its body shrunk to the id). */
 async function acceptItem(deps: Deps, item: unknown, principal: Principal): Promise<ItemResult> {
   try {
-    const issues = [...Value.Errors(NotificationRequest, item)]
-    if (issues.length) {
-      const reply = toErrorReply("VALIDATION", { type: "body", all: issues })
-      return { status: reply.status, ...reply.body }
-    }
-    const accepted = await acceptNotification(
-      deps,
-      item as Static<typeof NotificationRequest>,
-      principal,
-    )
+    const checked = validate(item)
+    if ("reply" in checked) return checked.reply
+    const accepted = await acceptNotification(deps, checked.body, principal)
     return { status: accepted.status, id: accepted.notification.id }
   } catch (error) {
     // A client's mistake answers for this item alone; anything else (database away) for all.
