@@ -3,7 +3,7 @@
 // Replicas lease due rows with FOR UPDATE SKIP LOCKED and a lease deadline: each row is sent by
 // one of them, and a replica that dies mid-send leaves it to be taken again after the lease.
 import { type Db, notifications, webhookEndpoints, webhookMessages } from "@nps/db"
-import { and, asc, eq, inArray, isNotNull, isNull, lte, or, sql } from "drizzle-orm"
+import { and, asc, eq, inArray, isNull, lte, or, sql } from "drizzle-orm"
 
 /** Statuses after which nothing more happens to a notification. */
 export const FINAL_STATUSES = ["sent", "partial", "failed", "skipped", "undeliverable"] as const
@@ -53,6 +53,8 @@ export async function enqueueFinished(tx: Db, notificationIds: readonly string[]
 
 export interface LeasedMessage {
   id: number
+  /** This lease's deadline, which also identifies it: only its holder may settle the attempt. */
+  leasedUntil: Date
   msgId: string
   notificationId: string
   attempts: number
@@ -83,15 +85,16 @@ export async function leaseMessages(
       .limit(max)
       .for("update", { skipLocked: true }),
   )
+  const leasedUntil = new Date(now.getTime() + leaseMs)
   const leased = await db
     .with(picked)
     .update(m)
-    .set({ leasedUntil: new Date(now.getTime() + leaseMs), attempts: sql`${m.attempts} + 1` })
+    .set({ leasedUntil, attempts: sql`${m.attempts} + 1` })
     .from(picked)
     .where(eq(m.id, picked.id))
     .returning({ id: m.id })
   if (leased.length === 0) return []
-  return db
+  const rows = await db
     .select({
       id: m.id,
       msgId: m.msgId,
@@ -111,6 +114,7 @@ export async function leaseMessages(
       ),
     )
     .orderBy(asc(m.id))
+  return rows.map((row) => ({ ...row, leasedUntil }))
 }
 
 export type Outcome =
@@ -127,11 +131,16 @@ export type Outcome =
  */
 export async function settleMessage(
   db: Db,
-  id: number,
+  message: Pick<LeasedMessage, "id" | "leasedUntil">,
   outcome: Outcome,
   uncounted = false,
 ): Promise<void> {
-  const pending = and(eq(m.id, id), eq(m.status, "pending"), isNotNull(m.leasedUntil))
+  // A lease that ran out was taken again by another replica: its attempt decides, not this one.
+  const pending = and(
+    eq(m.id, message.id),
+    eq(m.status, "pending"),
+    eq(m.leasedUntil, message.leasedUntil),
+  )
   if (outcome.kind === "sent")
     await db.update(m).set({ status: "sent", leasedUntil: null, lastError: null }).where(pending)
   else if (outcome.kind === "retry")

@@ -124,7 +124,7 @@ export function createWebhookSender(options: SenderOptions) {
     const at = now()
     if (error === "interrupted") {
       // Shutting down: hand it back at once, this attempt not counted.
-      return settleMessage(db, message.id, { kind: "retry", at, error: "interrupted" }, true)
+      return settleMessage(db, message, { kind: "retry", at, error: "interrupted" }, true)
     }
     await recordHealth(db, message.endpointId, at, error)
     const ids = {
@@ -134,7 +134,7 @@ export function createWebhookSender(options: SenderOptions) {
     }
     if (error === null) {
       metrics.webhook("sent")
-      return settleMessage(db, message.id, { kind: "sent" })
+      return settleMessage(db, message, { kind: "sent" })
     }
     const delay = schedule[message.attempts - 1]
     if (delay === undefined) {
@@ -143,11 +143,11 @@ export function createWebhookSender(options: SenderOptions) {
         `status webhook given up after ${message.attempts} attempts; the receiver will not get this event`,
         { ...ids, error },
       )
-      return settleMessage(db, message.id, { kind: "given_up", error })
+      return settleMessage(db, message, { kind: "given_up", error })
     }
     metrics.webhook("retried")
     logger.info("status webhook attempt failed; will retry", { ...ids, error, retry_in_ms: delay })
-    return settleMessage(db, message.id, {
+    return settleMessage(db, message, {
       kind: "retry",
       at: new Date(at.getTime() + delay),
       error,

@@ -8,8 +8,21 @@ import { ApiError } from "../../errors"
 /** Every address a host name resolves to (an IP literal is never passed in). */
 export type Resolver = (host: string) => Promise<string[]>
 
-export const systemResolver: Resolver = async (host) =>
-  (await lookup(host, { all: true, verbatim: true })).map((a) => a.address)
+const DNS_TIMEOUT_MS = 5_000
+
+/** The system's resolver, given at most 5 s (getaddrinfo can hang much longer). */
+export const systemResolver: Resolver = async (host) => {
+  let timer: Timer | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("DNS lookup timed out")), DNS_TIMEOUT_MS)
+  })
+  try {
+    const answer = await Promise.race([lookup(host, { all: true, verbatim: true }), timeout])
+    return answer.map((a) => a.address)
+  } finally {
+    clearTimeout(timer)
+  }
+}
 
 export const urlNotAllowed = (why: string) =>
   new ApiError(422, "url_not_allowed", `Webhook URL not allowed: ${why}`)
