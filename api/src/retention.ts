@@ -23,6 +23,33 @@ export interface RetentionOptions {
   onDeleted?: (count: number) => void
 }
 
+/** One batch; resolves to how many were deleted, or null when another replica is sweeping. */
+function deleteBatch(db: Db, cutoff: Date, batch: number): Promise<number | null> {
+  return db.transaction(async (txn) => {
+    const tx = txn as unknown as Db
+    const result: unknown = await tx.execute(
+      sql`select pg_try_advisory_xact_lock(${RETENTION_LOCK}) as ok`,
+    )
+    // postgres.js answers an array of rows, PGlite an object holding them.
+    const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as {
+      ok: boolean
+    }[]
+    if (!rows[0]?.ok) return null
+    const old = tx
+      .select({ id: notifications.id })
+      .from(notifications)
+      .where(and(isNotNull(notifications.finishedAt), lt(notifications.finishedAt, cutoff)))
+      .orderBy(asc(notifications.finishedAt))
+      .limit(batch)
+      .for("update", { skipLocked: true })
+    const gone = await tx
+      .delete(notifications)
+      .where(inArray(notifications.id, old))
+      .returning({ id: notifications.id })
+    return gone.length
+  })
+}
+
 export function createRetention(options: RetentionOptions) {
   const { db, logger, now, days } = options
   const batch = options.batch ?? 500
@@ -30,39 +57,12 @@ export function createRetention(options: RetentionOptions) {
   let stopping = new AbortController()
   let running: Promise<void> | undefined
 
-  /** One batch; resolves to how many were deleted, or null when another replica is sweeping. */
-  function deleteBatch(cutoff: Date): Promise<number | null> {
-    return db.transaction(async (txn) => {
-      const tx = txn as unknown as Db
-      const result: unknown = await tx.execute(
-        sql`select pg_try_advisory_xact_lock(${RETENTION_LOCK}) as ok`,
-      )
-      // postgres.js answers an array of rows, PGlite an object holding them.
-      const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as {
-        ok: boolean
-      }[]
-      if (!rows[0]?.ok) return null
-      const old = tx
-        .select({ id: notifications.id })
-        .from(notifications)
-        .where(and(isNotNull(notifications.finishedAt), lt(notifications.finishedAt, cutoff)))
-        .orderBy(asc(notifications.finishedAt))
-        .limit(batch)
-        .for("update", { skipLocked: true })
-      const gone = await tx
-        .delete(notifications)
-        .where(inArray(notifications.id, old))
-        .returning({ id: notifications.id })
-      return gone.length
-    })
-  }
-
   /** Deletes everything due now, batch after batch; resolves to the number deleted. */
   async function sweep(): Promise<number> {
     const cutoff = new Date(now().getTime() - days * DAY_MS)
     let total = 0
     while (!stopping.signal.aborted) {
-      const deleted = await deleteBatch(cutoff)
+      const deleted = await deleteBatch(db, cutoff, batch)
       if (deleted === null) break
       total += deleted
       options.onDeleted?.(deleted)
