@@ -18,6 +18,7 @@ import { ApiError } from "./errors"
 import { createUser, deactivateUser, findUser, type Role } from "./modules/auth/service"
 import { createKey, listKeys, revokeKey } from "./modules/keys/service"
 import { notifyFromCli } from "./modules/notifications/cli"
+import { listWebhooksFromCli } from "./modules/webhooks/cli"
 import { PromptCancelled, readPassword } from "./password-prompt"
 
 const MIN_PASSWORD_LENGTH = 12
@@ -300,6 +301,20 @@ text exactly as given; follow it with GET /api/telegram/notifications/<id>.`,
         { username: need(o, "username"), text: need(o, "text", 4096) },
         (message) => new UsageError(message),
       ),
+  },
+  "list-webhooks": {
+    summary: "list a sender's status-webhook endpoints and their health (never the secret)",
+    usage: "bun run admin list-webhooks --username U [--json]",
+    description: `List the status-webhook endpoints a sender registered (POST /api/telegram/webhook-endpoints):
+URL, description, and when the last attempt succeeded or failed, with why. Never the secret.`,
+    options: {
+      username: { type: "string", value: "U", description: "the sender (required)" },
+      json: json(
+        '{"endpoints":[{"id","url","description","created_at","last_success_at","last_failure_at","last_error"}]}',
+      ),
+    },
+    run: (ctx, o) =>
+      listWebhooksFromCli(ctx.db, need(o, "username"), (message) => new UsageError(message)),
   },
   "gen-key": {
     summary: "print a fresh random nps_ key; touches no database",

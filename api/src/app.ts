@@ -2,6 +2,7 @@ import type { Db, Listen, QueryStats } from "@nps/db"
 import type { Logger } from "@nps/log"
 import type { SharedRedis } from "@nps/redis"
 import { Elysia } from "elysia"
+import { type BackgroundOptions, createBackground } from "./background"
 import { refuseIllFormedText, refuseMalformedJson } from "./body-checks"
 import type { Config } from "./config"
 import { DEFAULT_LIMITS, type Deps, type Limits } from "./context"
@@ -14,10 +15,12 @@ import { healthRoutes } from "./modules/health"
 import { keyRoutes } from "./modules/keys"
 import { createKeyVerifier } from "./modules/keys/service"
 import { notificationRoutes } from "./modules/notifications"
+import { BATCH_PATH, batchRoutes, MAX_BATCH_BODY_BYTES } from "./modules/notifications/batch"
 import { DELIVERIES_CHANNEL } from "./modules/notifications/service"
 import { createWakeup } from "./modules/notifications/wakeup"
 import { oracleRoutes } from "./modules/oracle"
 import { telegramRoutes } from "./modules/telegram"
+import { webhookRoutes } from "./modules/webhooks"
 import { createRateLimiter, type RateLimit } from "./rate-limit"
 import { createSharedRateLimiter, type Limiter } from "./shared-rate-limit"
 import { checkRequestSize } from "./transport"
@@ -37,6 +40,8 @@ export interface AppOptions {
   deliveries?: Partial<{ leaseMs: number; recheckMs: number }>
   /** Aborted when the server is stopping: waiting leases answer at once, so it can stop. */
   stopping?: AbortSignal
+  /** Status webhooks and retention (issue 19): resolver, fetch and timings, for tests. */
+  background?: BackgroundOptions
 }
 
 /** A bot that dies holding a lease has its deliveries leased again after this. */
@@ -89,6 +94,7 @@ export function createApp({
   listen,
   deliveries,
   stopping,
+  background: backgroundOptions,
 }: AppOptions) {
   const limiter = (name: string, limit: RateLimit): Limiter => {
     const local = createRateLimiter(limit, () => now().getTime())
@@ -101,16 +107,25 @@ export function createApp({
   const wakeup = createWakeup({ listen, channel: DELIVERIES_CHANNEL, logger, stopping })
   const metrics = createMetrics(dbStats, () => wakeup.waiting)
   const outage = outageLog(logger)
+  const background = createBackground(
+    { db, config, logger, now, registry: metrics.registry },
+    backgroundOptions,
+  )
   let routes: () => readonly { method: string; path: string; hooks: object }[] = () => []
 
   const app = new Elysia()
+    // Issue 19's background work runs while the server does; tests reach it as app.decorator.
+    .decorate("background", background)
+    .onStart(() => background.start())
+    .onStop(() => void background.stop())
     // Docs first: public, and its document lists every route registered below.
     .use(docs(() => routes()))
     .onRequest(({ request, set }) => {
       const id = requestId(request.headers.get("x-request-id"))
       started.set(request, { id, at: performance.now() })
       set.headers["x-request-id"] = id
-      checkRequestSize(request.headers)
+      const batch = request.method === "POST" && request.url.endsWith(BATCH_PATH)
+      checkRequestSize(request.headers, batch ? MAX_BATCH_BODY_BYTES : undefined)
     })
     // After parsing, before validation: every route, with a body schema or without.
     .onTransform({ as: "global" }, async ({ body, request }) => {
@@ -173,7 +188,9 @@ export function createApp({
             leaseMs: deliveries?.leaseMs ?? LEASE_MS,
             recheckMs: deliveries?.recheckMs ?? RECHECK_MS,
           }),
-        ),
+        )
+        .use(batchRoutes(deps, wakeup))
+        .use(webhookRoutes(deps, background.policy)),
     )
   routes = () => app.routes
   return app

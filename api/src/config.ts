@@ -20,6 +20,10 @@ const Env = T.Object({
     [T.Literal("debug"), T.Literal("info"), T.Literal("warn"), T.Literal("error")],
     { default: "info" },
   ),
+  NOTIFICATION_RETENTION_DAYS: T.Integer({ minimum: 1, maximum: 36_500, default: 30 }),
+  NOTIFY_WEBHOOKS_ALLOW_PRIVATE: T.Union([T.Literal("true"), T.Literal("false")], {
+    default: "false",
+  }),
 })
 
 export interface Config {
@@ -36,6 +40,10 @@ export interface Config {
   /** Shared state for replicas (brute-force limits); undefined: this process's memory. */
   redisUrl: string | undefined
   logLevel: Static<typeof Env>["LOG_LEVEL"]
+  /** Finished notifications older than this many days are deleted in the background. */
+  retentionDays: number
+  /** Status-webhook URLs may point at loopback and private addresses (development, tests). */
+  webhooksAllowPrivate: boolean
 }
 
 export interface ConfigIssue {
@@ -68,6 +76,10 @@ const REQUIREMENTS: Record<Variable, string> = {
   TELEGRAM_BOT_USERNAME:
     "TELEGRAM_BOT_USERNAME is invalid: expected the bot's Telegram username, like @nps_oracle_bot",
   LOG_LEVEL: "LOG_LEVEL is invalid: expected one of debug, info, warn, error",
+  NOTIFICATION_RETENTION_DAYS:
+    "NOTIFICATION_RETENTION_DAYS is invalid: expected a whole number of days from 1 to 36500, like 30",
+  NOTIFY_WEBHOOKS_ALLOW_PRIVATE:
+    "NOTIFY_WEBHOOKS_ALLOW_PRIVATE is invalid: expected true or false (true only for development and tests)",
   REDIS_URL:
     "REDIS_URL is invalid: expected a Redis URL like redis://redis:6379 (rediss:// for TLS, redis://:password@host:6379/0 with a password and database)",
 }
@@ -81,12 +93,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     Object.keys(Env.properties).flatMap((k) => (env[k]?.trim() ? [[k, env[k]?.trim()]] : [])),
   )
   if (present.LOG_LEVEL) present.LOG_LEVEL = present.LOG_LEVEL.toLowerCase()
+  if (present.NOTIFY_WEBHOOKS_ALLOW_PRIVATE)
+    present.NOTIFY_WEBHOOKS_ALLOW_PRIVATE = present.NOTIFY_WEBHOOKS_ALLOW_PRIVATE.toLowerCase()
   // Default and Convert work in place: hand them a copy so `present` keeps the operator's text.
   const value = Value.Default(Env, Value.Convert(Env, { ...present }))
   const bad = new Set<Variable>()
   for (const error of Value.Errors(Env, value)) bad.add(error.path.split("/")[1] as Variable)
   // Convert would read "80.5" or "8e3" as some port; only plain digits are a port.
   if (present.PORT !== undefined && !/^[0-9]+$/.test(present.PORT)) bad.add("PORT")
+  const days = present.NOTIFICATION_RETENTION_DAYS
+  if (days !== undefined && !/^[0-9]+$/.test(days)) bad.add("NOTIFICATION_RETENTION_DAYS")
   if (present.REDIS_URL !== undefined && !URL.canParse(present.REDIS_URL)) bad.add("REDIS_URL")
   const issues = [...bad].map((variable) => ({
     variable,
@@ -110,5 +126,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     botUsername: e.TELEGRAM_BOT_USERNAME?.replace(/^@/, ""),
     redisUrl: e.REDIS_URL,
     logLevel: e.LOG_LEVEL,
+    retentionDays: e.NOTIFICATION_RETENTION_DAYS,
+    webhooksAllowPrivate: e.NOTIFY_WEBHOOKS_ALLOW_PRIVATE === "true",
   }
 }

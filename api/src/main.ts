@@ -17,7 +17,8 @@ const COMMAND: CommandSpec = {
   description: `The NPS API server. It takes no options: everything comes from the environment —
 DATABASE_URL (unset: embedded PGlite in PGLITE_DIR, default ./.data/pglite), HOST/PORT (default
 0.0.0.0:8000), NODE_ENV, JWT_SECRET (required in production), TELEGRAM_BOT_SERVICE_KEY,
-TELEGRAM_BOT_USERNAME, REDIS_URL, LOG_LEVEL. See docs/operating.md.`,
+TELEGRAM_BOT_USERNAME, REDIS_URL, NOTIFICATION_RETENTION_DAYS (default 30),
+NOTIFY_WEBHOOKS_ALLOW_PRIVATE (default false), LOG_LEVEL. See docs/operating.md.`,
   options: {},
 }
 // --help is answered before anything is read, opened or bound.
@@ -169,6 +170,8 @@ hot.__npsServer = {
     serverStopping.abort()
     await app.stop()
     await sweeper.stop()
+    // The webhook sender and retention sweep (issue 19): in-flight POSTs are handed back.
+    await app.decorator.background.stop()
     redis?.close()
   },
 }

@@ -17,10 +17,10 @@ export const BUN_MAX_HEADER_BYTES = 1024 * 1024
 export const BUN_MAX_BODY_BYTES = Number.MAX_SAFE_INTEGER
 
 /** Throws the envelope's 413/411/431 for a request over our limits; cheap enough for every request. */
-export function checkRequestSize(headers: Headers): void {
+export function checkRequestSize(headers: Headers, maxBody = MAX_BODY_BYTES): void {
   const length = headers.get("content-length")
   if (length !== null) {
-    if (Number(length) > MAX_BODY_BYTES) throw payloadTooLarge(MAX_BODY_BYTES)
+    if (Number(length) > maxBody) throw payloadTooLarge(maxBody)
   } else if (headers.get("transfer-encoding")?.toLowerCase().includes("chunked")) {
     // Reading a chunked body to find its size would mean buffering it: ask for a length.
     throw lengthRequired()

@@ -25,6 +25,7 @@ const COMMANDS = [
   "list-keys",
   "revoke-key",
   "notify",
+  "list-webhooks",
   "gen-key",
 ]
 const PASSWORD = "a long enough password"
@@ -63,7 +64,7 @@ test("admin --help lists every command; each command's --help / -h prints its us
 test("unknown commands and options are errors with a suggestion, before any database is opened", async () => {
   for (const [args, message] of [
     [["creat-user"], "unknown command creat-user (did you mean create-user?)"],
-    [["list"], "unknown command list (did you mean list-users or list-keys?)"],
+    [["list"], "unknown command list (did you mean list-users or list-keys or list-webhooks?)"],
     [["frobnicate"], "unknown command frobnicate"],
     [["create-user", "--usrname", "x"], "unknown option --usrname (did you mean --username?)"],
     // Options belong to their command: --scopes is create-key's, not create-user's.

@@ -138,6 +138,22 @@ test("each operation names its credential and lists exactly the statuses it answ
       statuses: sorted([200, ...body, 401, 403, 503]),
       security: service,
     },
+    "POST /api/telegram/notifications/batch": {
+      statuses: sorted([200, ...body, 401, 403, 503]),
+      security: jwtOrKey("telegram:notify"),
+    },
+    "POST /api/telegram/webhook-endpoints": {
+      statuses: sorted([201, ...body, 401, 403, 409, 503]),
+      security: jwtOrKey("telegram:notify"),
+    },
+    "GET /api/telegram/webhook-endpoints": {
+      statuses: [200, 401, 403, 503],
+      security: jwtOrKey("telegram:notify"),
+    },
+    "DELETE /api/telegram/webhook-endpoints/{id}": {
+      statuses: [200, 401, 403, 404, 422, 503],
+      security: jwtOrKey("telegram:notify"),
+    },
   })
   expect(doc.paths["/api/telegram/notifications"]?.post?.description).toStartWith(
     "Credential: an API key with the `telegram:notify` scope, or an admin's JWT.",

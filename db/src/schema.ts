@@ -145,10 +145,13 @@ export const notifications = pgTable(
       onDelete: "cascade",
     }),
     createdAt: createdAt(),
+    /** When it reached a final status (0006): retention counts from here. */
+    finishedAt: timestamp("finished_at", { withTimezone: true }),
   },
   (t) => [
     uniqueIndex("uq_notifications_sender_idempotency_key").on(t.createdBy, t.idempotencyKey),
     index("idx_notifications_user_id").on(t.userId),
+    index("idx_notifications_finished_at").on(t.finishedAt).where(sql`${t.finishedAt} is not null`),
   ],
 )
 
@@ -181,5 +184,56 @@ export const notificationDeliveries = pgTable(
     index("idx_notification_deliveries_queued_chat")
       .on(t.telegramChatId, t.id)
       .where(sql`${t.status} = 'queued'`),
+  ],
+)
+
+// Status webhooks (0006): a sender's endpoints, and an outbox of signed notification.finished
+// events written in the transaction that finishes a notification, sent by the API's own loop.
+export const webhookEndpoints = pgTable(
+  "webhook_endpoints",
+  {
+    id: uuid("id"),
+    /** The sender: the owner of the key or admin JWT that registered it. */
+    userId: varchar("user_id", { length: 36 })
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    url: text("url").notNull(),
+    description: varchar("description", { length: 200 }),
+    /** `whsec_` + base64: kept to sign with (an HMAC key cannot be stored as a hash). */
+    secret: varchar("secret", { length: 100 }).notNull(),
+    createdAt: createdAt(),
+    lastSuccessAt: timestamp("last_success_at", { withTimezone: true }),
+    lastFailureAt: timestamp("last_failure_at", { withTimezone: true }),
+    lastError: varchar("last_error", { length: 200 }),
+  },
+  (t) => [index("idx_webhook_endpoints_user_id").on(t.userId)],
+)
+
+export const webhookMessages = pgTable(
+  "webhook_messages",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    /** The `webhook-id` header: the same on every attempt, so receivers can de-duplicate. */
+    msgId: varchar("msg_id", { length: 40 }).notNull(),
+    endpointId: varchar("endpoint_id", { length: 36 })
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: "cascade" }),
+    notificationId: varchar("notification_id", { length: 36 })
+      .notNull()
+      .references(() => notifications.id, { onDelete: "cascade" }),
+    /** pending | sent | failed (given up) */
+    status: varchar("status", { length: 16 }).notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    /** When the notification finished: the event's `timestamp`. */
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull(),
+    availableAt: timestamp("available_at", { withTimezone: true }).notNull(),
+    /** A replica is sending it until then; after, another may take it. */
+    leasedUntil: timestamp("leased_until", { withTimezone: true }),
+    lastError: varchar("last_error", { length: 200 }),
+  },
+  (t) => [
+    uniqueIndex("uq_webhook_messages_endpoint_notification").on(t.endpointId, t.notificationId),
+    index("idx_webhook_messages_notification_id").on(t.notificationId),
+    index("idx_webhook_messages_pending").on(t.availableAt).where(sql`${t.status} = 'pending'`),
   ],
 )

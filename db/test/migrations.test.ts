@@ -63,6 +63,8 @@ for (const driver of drivers()) {
         "telegram_link_tokens",
         "telegram_links",
         "users",
+        "webhook_endpoints",
+        "webhook_messages",
       ])
 
       // Down one at a time, remembering the schema at each level…

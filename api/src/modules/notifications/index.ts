@@ -2,7 +2,7 @@ import { Elysia } from "elysia"
 import { authPlugin } from "../../auth"
 import type { Deps } from "../../context"
 import { answers } from "../../docs"
-import { ApiError } from "../../errors"
+import { acceptNotification } from "./accept"
 import {
   AcceptedNotification,
   Lease,
@@ -13,13 +13,7 @@ import {
   ReportRequest,
   ReportResult,
 } from "./model"
-import {
-  createNotification,
-  getNotification,
-  leaseDeliveries,
-  nextDueInMs,
-  reportDeliveries,
-} from "./service"
+import { getNotification, leaseDeliveries, nextDueInMs, reportDeliveries } from "./service"
 import type { Wakeup } from "./wakeup"
 
 export interface DeliveryOptions {
@@ -39,25 +33,10 @@ export const notificationRoutes = (deps: Deps, options: DeliveryOptions) => {
     .post(
       "/notifications",
       async ({ body, principal, set }) => {
-        if ((body.username === undefined) === (body.user_id === undefined))
-          throw new ApiError(
-            422,
-            "validation_error",
-            "Invalid body: give exactly one of username and user_id",
-          )
-        const { created, notification } = await createNotification(
-          deps.db,
-          {
-            username: body.username,
-            userId: body.user_id,
-            text: body.text,
-            idempotencyKey: body.idempotency_key,
-          },
-          principal,
-          deps.now(),
-        )
+        // Everything about accepting one lives in acceptNotification: batch items share it.
+        const { created, status, notification } = await acceptNotification(deps, body, principal)
         if (created) wakeup.wake()
-        set.status = created ? 202 : 200
+        set.status = status
         return notification
       },
       {

@@ -8,6 +8,7 @@ import { alias } from "drizzle-orm/pg-core"
 import type { Static } from "elysia"
 import type { Principal } from "../../auth"
 import { ApiError, notFound } from "../../errors"
+import { enqueueFinished } from "../webhooks/outbox"
 import type { AcceptedNotification, NotificationView } from "./model"
 
 /** Postgres NOTIFY channel: "deliveries may be due", a wake-up call for waiting leases. */
@@ -152,6 +153,8 @@ export function createNotification(
         from ${telegramLinks} where ${reachable} order by ${telegramLinks.id}`)
       await tx.execute(sql`select pg_notify(${DELIVERIES_CHANNEL}, '')`)
     }
+    // HOOK (status webhooks, issue 19): a notification final at birth (undeliverable).
+    if (!chats) await enqueueFinished(tx, [notification.id], now)
     return { created: true, notification: await accepted(tx, notification) }
   })
 }
@@ -374,6 +377,8 @@ export function reportDeliveries(db: Db, results: DeliveryResult[], now: Date) {
     }
     // One notification at a time, in id order: concurrent reports lock them in the same order.
     for (const id of [...touched].sort()) await settleStatus(tx, id)
+    // HOOK (status webhooks, issue 19): those that became final get their outbox rows.
+    await enqueueFinished(tx, [...touched].sort(), now)
     if (applied) await tx.execute(sql`select pg_notify(${DELIVERIES_CHANNEL}, '')`)
     return { applied, stale }
   })

@@ -1,0 +1,95 @@
+// POST /notifications/batch: up to 1,000 notifications in one request, each validated against
+// the single POST's own schema and accepted by the same code, in order, so every item answers
+// exactly as it would alone (a key repeated inside the batch replays like a retry would).
+import { Elysia, getSchemaValidator, type Static, t } from "elysia"
+import { authPlugin, type Principal } from "../../auth"
+import type { Deps } from "../../context"
+import { answers } from "../../docs"
+import { ApiError, toErrorReply } from "../../errors"
+import { acceptNotification } from "./accept"
+import { NotificationRequest } from "./model"
+import type { Wakeup } from "./wakeup"
+
+export const MAX_BATCH = 1000
+/** A full batch of long texts is far beyond the 64 KiB of other requests. */
+export const MAX_BATCH_BODY_BYTES = 16 * 1024 * 1024
+export const BATCH_PATH = "/api/telegram/notifications/batch"
+
+const ItemResult = t.Object({
+  status: t.Integer({ description: "What the single POST would have answered: 202, 200 or 4xx" }),
+  id: t.Optional(t.String()),
+  error: t.Optional(t.String()),
+  message: t.Optional(t.String()),
+})
+
+type ItemResult = Static<typeof ItemResult>
+type Request = Static<typeof NotificationRequest>
+
+// The validator Elysia builds for the single route's body (same schema, same default options):
+// it cleans a value the same way first (a non-object item reads as {}), so the first error, and
+// with it the 422 message, is the one the single POST would give.
+const validator = getSchemaValidator(NotificationRequest, { normalize: true })
+
+/** The item as the single route's body validation leaves it, or its 422. */
+function validate(item: unknown): { body: Request } | { reply: ItemResult } {
+  let value = item
+  try {
+    value = validator?.Clean ? validator.Clean(structuredClone(item)) : item
+  } catch {} // null cannot be cleaned; it fails the check below as it is
+  if (validator?.Check(value)) return { body: value as Request }
+  const all = validator ? [...validator.Errors(value)] : []
+  const reply = toErrorReply("VALIDATION", { type: "body", all })
+  return { reply: { status: reply.status, ...reply.body } }
+}
+
+/** One item, as the single POST would answer it (its body shrunk to the id). */
+async function acceptItem(deps: Deps, item: unknown, principal: Principal): Promise<ItemResult> {
+  try {
+    const checked = validate(item)
+    if ("reply" in checked) return checked.reply
+    const accepted = await acceptNotification(deps, checked.body, principal)
+    return { status: accepted.status, id: accepted.notification.id }
+  } catch (error) {
+    // A client's mistake answers for this item alone; anything else (database away) for all.
+    if (error instanceof ApiError && error.status < 500)
+      return { status: error.status, error: error.code, message: error.message }
+    throw error
+  }
+}
+
+export const batchRoutes = (deps: Deps, wakeup: Wakeup) =>
+  new Elysia({ prefix: "/telegram", tags: ["notifications"] }).use(authPlugin(deps)).post(
+    "/notifications/batch",
+    async ({ body, principal }) => {
+      const results: ItemResult[] = []
+      let created = false
+      try {
+        for (const item of body.notifications) {
+          const result = await acceptItem(deps, item, principal)
+          created ||= result.status === 202
+          results.push(result)
+        }
+      } finally {
+        if (created) wakeup.wake()
+      }
+      return { results }
+    },
+    {
+      auth: "telegram:notify",
+      body: t.Object({
+        notifications: t.Array(t.Unknown({ description: "The body of a single POST" }), {
+          minItems: 1,
+          maxItems: MAX_BATCH,
+        }),
+      }),
+      response: {
+        200: t.Object({ results: t.Array(ItemResult) }),
+        403: answers("The API key lacks 'telegram:notify', or the JWT is not an admin's"),
+        413: answers(`The body is over ${MAX_BATCH_BODY_BYTES} bytes`),
+      },
+      detail: {
+        summary: "Send up to 1,000 notifications at once",
+        description: `Each item is exactly the body of POST /api/telegram/notifications and is accepted or refused on its own: \`results\` holds, in the items' order, \`{status, id}\` (202 accepted, 200 an idempotent replay) or \`{status, error, message}\` (the 4xx the single POST would answer). An idempotency key repeated within the batch behaves as a retry. A malformed envelope, no items or more than ${MAX_BATCH} is a 400/422 for the whole request.`,
+      },
+    },
+  )
