@@ -360,7 +360,7 @@ for (const driver of drivers()) {
           logger: logs.logger,
           capacity: 2,
           waitSeconds: 1,
-          send: (d) => bot.api.sendMessage({ chat_id: d.telegram_chat_id, text: d.text }),
+          send: (chatId, message) => bot.api.sendMessage({ ...message, chat_id: chatId }),
         })
       })
       for (const loop of loops) loop.start()

@@ -1,10 +1,10 @@
-import { texts } from "../texts"
+import type { Texts } from "../i18n"
 import { type CommandDeps, type CommandHandler, replyForLinkedChat } from "./context"
 
 export const unlinkCommand =
   ({ api }: CommandDeps): CommandHandler =>
-  async (ctx) =>
-    replyForLinkedChat(ctx, await api.unlink(ctx.chatId), () => ({
-      reply: texts.unlinked(),
+  async (ctx, t) =>
+    replyForLinkedChat(ctx, t, await api.unlink(ctx.chatId), () => ({
+      reply: t.unlinked(),
       outcome: "unlinked",
     }))

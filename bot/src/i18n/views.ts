@@ -1,5 +1,5 @@
 // What the texts are given to show: plain data, already fetched and checked.
-import type { FormattableString } from "@gramio/format"
+import { type FormattableString, join } from "@gramio/format"
 import type { CommandName } from "../commands/names"
 
 export type Reply = string | FormattableString
@@ -37,3 +37,7 @@ export interface SettingsButtons {
 }
 
 export type CommandDescriptions = Record<CommandName, string>
+
+/** Joins the deletion warning and the outcome into one message: one reply per update. */
+export const withWarning = (warning: Reply | undefined, reply: Reply): Reply =>
+  warning ? join([warning, reply], "\n\n") : reply
