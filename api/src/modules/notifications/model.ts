@@ -1,5 +1,6 @@
 import { t } from "elysia"
 import { MAX_CHAT_ID, Text } from "../../model"
+import { Language } from "../preferences/model"
 
 /** Telegram's own limit for one message; the API refuses longer texts instead of cutting them. */
 export const MAX_TEXT_LENGTH = 4096
@@ -26,23 +27,43 @@ export const NotificationRequest = t.Object({
 
 const NotificationStatus = t.Union(
   [
+    t.Literal("scheduled"),
     t.Literal("queued"),
     t.Literal("sent"),
     t.Literal("partial"),
     t.Literal("failed"),
+    t.Literal("skipped"),
     t.Literal("undeliverable"),
   ],
   {
     description:
-      "queued while any delivery is queued; then sent (all), partial (some failed) or failed (all); undeliverable: the user had no active, unblocked chat",
+      "scheduled before its send_at; queued while any delivery is queued; then sent (every delivery sent, skipped ones aside), partial (some sent, some failed), failed (none sent, some failed) or skipped (every delivery skipped by the user's preferences); undeliverable: the user had no active, unblocked chat",
+    examples: ["queued"],
   },
 )
-const DeliveryStatus = t.Union([t.Literal("queued"), t.Literal("sent"), t.Literal("failed")])
+const DeliveryStatus = t.Union(
+  [t.Literal("queued"), t.Literal("sent"), t.Literal("failed"), t.Literal("skipped")],
+  { description: "queued → sent, failed (with error) or skipped (error muted)" },
+)
+/** Errors the bot reports. */
 export const DeliveryError = t.Union(
   [t.Literal("blocked"), t.Literal("chat_not_found"), t.Literal("rejected")],
   {
     description:
       "blocked: the user blocked the bot (or it left the group; the chat is marked blocked); chat_not_found: Telegram does not know the chat; rejected: Telegram refused the message itself",
+  },
+)
+const DeliveryErrorView = t.Union(
+  [
+    t.Literal("blocked"),
+    t.Literal("chat_not_found"),
+    t.Literal("rejected"),
+    t.Literal("expired"),
+    t.Literal("muted"),
+  ],
+  {
+    description:
+      "failed: blocked (the user blocked the bot, or it left the group), chat_not_found, rejected (Telegram refused the message), expired (not sent by expires_at); skipped: muted (the user's preferences said no)",
   },
 )
 
@@ -61,9 +82,29 @@ export const NotificationView = t.Object({
       telegram_chat_id: t.Integer(),
       status: DeliveryStatus,
       sent_at: t.Nullable(t.String()),
-      error: t.Nullable(DeliveryError),
+      error: t.Nullable(DeliveryErrorView),
+      language: t.Nullable(
+        t.Union([t.Literal("en"), t.Literal("ru"), t.Literal("es")], {
+          description:
+            "The version it went in: a translation's language, or en for `text`; null until first handed to the bot",
+          examples: ["ru"],
+        }),
+      ),
     }),
   ),
+})
+
+const BotMessageSchema = t.Object({
+  text: t.String(),
+  parse_mode: t.Optional(t.Literal("HTML")),
+  reply_markup: t.Optional(
+    t.Object({
+      inline_keyboard: t.Array(t.Array(t.Object({ text: t.String(), url: t.String() }))),
+    }),
+  ),
+  disable_notification: t.Optional(t.Literal(true)),
+  protect_content: t.Optional(t.Literal(true)),
+  link_preview_options: t.Optional(t.Object({ is_disabled: t.Literal(true) })),
 })
 
 export const NotificationIdParams = t.Object({ id: Text({ format: "uuid" }) })
@@ -93,8 +134,13 @@ export const Lease = t.Object({
       id: t.Integer(),
       notification_id: t.String(),
       telegram_chat_id: t.Integer(),
-      text: t.String(),
+      text: t.String({ description: "messages[0].text (for bots that predate messages)" }),
       attempts: t.Integer({ description: "Times leased, this one included" }),
+      messages: t.Array(BotMessageSchema, {
+        description:
+          "The sendMessage parameters to send to the chat, in order, without chat_id: the parts not yet sent (a split text is several; buttons go on the last). Send them one after the other, nothing else to that chat in between",
+      }),
+      language: Language,
     }),
   ),
 })
@@ -113,6 +159,14 @@ export const ReportRequest = t.Object({
         }),
       ),
       error: t.Optional(DeliveryError),
+      parts_sent: t.Optional(
+        t.Integer({
+          minimum: 0,
+          maximum: 100,
+          description:
+            "retry or failed: how many of the leased messages Telegram accepted before the failure; the next lease hands only the rest",
+        }),
+      ),
       chat_id: t.Optional(
         t.Integer({
           minimum: -MAX_CHAT_ID,
