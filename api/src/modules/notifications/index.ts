@@ -47,6 +47,7 @@ export const notificationRoutes = (deps: Deps, options: DeliveryOptions) => {
             userId: body.user_id,
             text: body.text,
             idempotencyKey: body.idempotency_key,
+            options: body,
           },
           principal,
           deps.now(),

@@ -2,14 +2,23 @@
 // transaction), leased to the bot in per-chat acceptance order, and settled by its reports.
 // The queue is two plain tables: the bot never touches the database, and pg-boss and
 // graphile-worker need node-postgres and run no worker we could use here (see README).
-import { type Db, notificationDeliveries, notifications, telegramLinks, users } from "@nps/db"
+import {
+  type Db,
+  notificationDeliveries,
+  notifications,
+  telegramLinks,
+  userPreferences,
+  users,
+} from "@nps/db"
 import { and, asc, eq, isNotNull, isNull, lte, or, sql } from "drizzle-orm"
 import type { Static } from "elysia"
 import type { Principal } from "../../auth"
 import { ApiError, notFound } from "../../errors"
-import type { Language } from "../preferences/model"
+import { DEFAULT_CATEGORY, type Language } from "../preferences/model"
+import { MAX_CATEGORIES } from "../preferences/service"
 import { chatHead } from "./lease"
 import type { AcceptedNotification, NotificationView } from "./model"
+import { prepareNotification, type RichOptions } from "./prepare"
 import { finishNotifications, settleDue } from "./status"
 
 /** Postgres NOTIFY channel: "deliveries may be due", a wake-up call for waiting leases. */
@@ -22,12 +31,18 @@ export interface NotificationInput {
   userId?: string | undefined
   text: string
   idempotencyKey?: string | undefined
+  /** format, buttons, split, category, send_at, translations…: all optional. */
+  options?: RichOptions | undefined
 }
 
 const d = notificationDeliveries
 
-const requestHash = (userId: string, text: string) =>
-  new Bun.CryptoHasher("sha256").update(`${userId}\n${text}`).digest("hex")
+// Every field counts; a request without options hashes as it did before they existed, so a retry
+// across the upgrade still finds its notification.
+const requestHash = (userId: string, text: string, canonical: string) =>
+  new Bun.CryptoHasher("sha256")
+    .update(`${userId}\n${text}${canonical ? `\n${canonical}` : ""}`)
+    .digest("hex")
 
 const iso = (date: Date | null) => (date ? date.toISOString() : null)
 
@@ -62,6 +77,24 @@ async function accepted(db: Db, notification: { id: string; status: string }): P
   }
 }
 
+/**
+ * The user's preferences list every category they received, so they can switch it off: a new
+ * one is added (on). Written only when new; `general` is always listed anyway.
+ */
+async function noteCategory(tx: Db, userId: string, category: string) {
+  if (category === DEFAULT_CATEGORY) return
+  const entry = JSON.stringify({ [category]: true })
+  await tx
+    .insert(userPreferences)
+    .values({ userId, categories: { [category]: true } })
+    .onConflictDoUpdate({
+      target: userPreferences.userId,
+      set: { categories: sql`${entry}::jsonb || ${userPreferences.categories}` },
+      setWhere: sql`not jsonb_exists(${userPreferences.categories}, ${category})
+        and (select count(*) from jsonb_object_keys(${userPreferences.categories})) < ${MAX_CATEGORIES}`,
+    })
+}
+
 const recipientNotFound = () => notFound("user_not_found", "No such user")
 
 /**
@@ -78,6 +111,8 @@ export function createNotification(
   sender: { userId: string } | null,
   now: Date,
 ): Promise<{ created: boolean; notification: Accepted }> {
+  // Checked before the database is asked anything: a bad request costs no transaction.
+  const prepared = prepareNotification(input.text, input.options ?? {}, now)
   return db.transaction(async (txn) => {
     const tx = txn as unknown as Db
     const [user] = await tx
@@ -87,7 +122,7 @@ export function createNotification(
       .limit(1)
     if (!user) throw recipientNotFound()
     if (!user.isActive) throw notFound("user_inactive", "That user is deactivated")
-    const hash = requestHash(user.id, input.text)
+    const hash = requestHash(user.id, input.text, prepared.canonical)
 
     const replay = async () => {
       const [previous] = await tx
@@ -133,6 +168,11 @@ export function createNotification(
       .values({
         userId: user.id,
         text: input.text,
+        messages: prepared.messages,
+        category: prepared.category,
+        priority: prepared.priority,
+        sendAt: prepared.sendAt,
+        expiresAt: prepared.expiresAt,
         // Computed below from the deliveries, like every later status.
         status: "queued",
         idempotencyKey: input.idempotencyKey ?? null,
@@ -154,14 +194,20 @@ export function createNotification(
           notificationId: notification.id,
           telegramChatId: chatId,
           availableAt: now,
+          holdUntil: prepared.sendAt,
+          expiresAt: prepared.expiresAt,
         })),
       )
       await tx.execute(sql`select pg_notify(${DELIVERIES_CHANNEL}, '')`)
     }
+    await noteCategory(tx, user.id, prepared.category)
     const [final] = await finishNotifications(tx, [notification.id], now)
     return {
       created: true,
-      notification: await accepted(tx, { id: notification.id, status: final?.status ?? "queued" }),
+      notification: await accepted(tx, {
+        id: notification.id,
+        status: final?.status ?? (prepared.sendAt ? "scheduled" : "queued"),
+      }),
     }
   })
 }
