@@ -16,6 +16,7 @@ import { notificationRoutes } from "./modules/notifications"
 import { DELIVERIES_CHANNEL } from "./modules/notifications/service"
 import { createWakeup } from "./modules/notifications/wakeup"
 import { oracleRoutes } from "./modules/oracle"
+import { preferenceRoutes } from "./modules/preferences"
 import { telegramRoutes } from "./modules/telegram"
 import { createRateLimiter, type RateLimit } from "./rate-limit"
 import { createSharedRateLimiter, type Limiter } from "./shared-rate-limit"
@@ -161,6 +162,7 @@ export function createApp({
         .use(keyRoutes(deps))
         .use(oracleRoutes(deps))
         .use(telegramRoutes(deps, allLimits))
+        .use(preferenceRoutes(deps))
         .use(
           notificationRoutes(deps, {
             wakeup,

@@ -116,6 +116,23 @@ test("each operation names its credential and lists exactly the statuses it answ
       statuses: sorted([200, ...body, 401, 403, 404, 503]),
       security: service,
     },
+    "GET /api/telegram/preferences": { statuses: [200, 401, 503], security: jwtOrKey() },
+    "PUT /api/telegram/preferences": {
+      statuses: sorted([200, ...body, 401, 503]),
+      security: jwtOrKey(),
+    },
+    "GET /api/telegram/chats/{chat_id}/preferences": {
+      statuses: [200, 401, 403, 404, 422, 503],
+      security: service,
+    },
+    "PUT /api/telegram/chats/{chat_id}/preferences": {
+      statuses: sorted([200, ...body, 401, 403, 404, 503]),
+      security: service,
+    },
+    "PUT /api/telegram/chats/{chat_id}/language-code": {
+      statuses: sorted([200, ...body, 401, 403, 404, 503]),
+      security: service,
+    },
     "POST /api/telegram/notifications": {
       statuses: sorted([200, 202, ...body, 401, 403, 404, 409, 503]),
       security: jwtOrKey("telegram:notify"),

@@ -3,6 +3,7 @@ import { authPlugin } from "../../auth"
 import type { Deps } from "../../context"
 import { answers } from "../../docs"
 import { ApiError } from "../../errors"
+import { leaseDeliveries } from "./lease"
 import {
   AcceptedNotification,
   Lease,
@@ -13,13 +14,7 @@ import {
   ReportRequest,
   ReportResult,
 } from "./model"
-import {
-  createNotification,
-  getNotification,
-  leaseDeliveries,
-  nextDueInMs,
-  reportDeliveries,
-} from "./service"
+import { createNotification, getNotification, nextDueInMs, reportDeliveries } from "./service"
 import type { Wakeup } from "./wakeup"
 
 export interface DeliveryOptions {
@@ -52,6 +47,7 @@ export const notificationRoutes = (deps: Deps, options: DeliveryOptions) => {
             userId: body.user_id,
             text: body.text,
             idempotencyKey: body.idempotency_key,
+            options: body,
           },
           principal,
           deps.now(),
@@ -81,7 +77,7 @@ export const notificationRoutes = (deps: Deps, options: DeliveryOptions) => {
     )
     .get(
       "/notifications/:id",
-      ({ params, principal }) => getNotification(deps.db, params.id, principal),
+      ({ params, principal }) => getNotification(deps.db, params.id, principal, deps.now()),
       {
         auth: "telegram:notify",
         params: NotificationIdParams,
@@ -144,6 +140,7 @@ export const notificationRoutes = (deps: Deps, options: DeliveryOptions) => {
             retryAfterSeconds: r.retry_after_seconds,
             error: r.error,
             chatId: r.chat_id,
+            partsSent: r.parts_sent,
           })),
           deps.now(),
         )
