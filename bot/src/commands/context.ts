@@ -2,7 +2,7 @@
 import type { Logger } from "@nps/log"
 import type { Bot, ContextType } from "gramio"
 import type { Failure, NpsApi } from "../api-client"
-import type { Reply, Texts } from "../i18n"
+import { type Reply, type Texts, textsFor } from "../i18n"
 import type { ChatLanguages } from "../i18n/chat-languages"
 
 /** GramIO's message context as `.command()` hands it over: `args` is the text after the command. */
@@ -23,6 +23,15 @@ export interface CommandDeps {
   languages: ChatLanguages
   /** Milliseconds clock (mute times). */
   now?: () => number
+}
+
+/**
+ * The chat was just linked: tell the API its language_code now (deliveries may come before the
+ * next update) and answer in the linked user's own language.
+ */
+export async function textsAfterLink(deps: CommandDeps, ctx: CommandContext): Promise<Texts> {
+  deps.languages.forget(ctx.chatId)
+  return textsFor(await deps.languages.resolve(ctx.chatId, ctx.from?.languageCode))
 }
 
 /** Replies for API results that are not specific to one command. */

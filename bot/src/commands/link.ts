@@ -5,7 +5,13 @@ import type { Logger } from "@nps/log"
 import { TelegramError } from "gramio"
 import type { Reply, Texts } from "../i18n"
 import { withWarning } from "../i18n/views"
-import { type CommandContext, type CommandDeps, type CommandHandler, failureReply } from "./context"
+import {
+  type CommandContext,
+  type CommandDeps,
+  type CommandHandler,
+  failureReply,
+  textsAfterLink,
+} from "./context"
 
 /** URL-safe base64 alphabet, 20–100 characters (seed Phase 6); `nps_` keys pass. */
 export const KEY_FORMAT = /^[A-Za-z0-9_-]{20,100}$/
@@ -30,8 +36,9 @@ async function deleteKeyMessage(ctx: CommandContext, logger: Logger): Promise<bo
 }
 
 export const linkCommand =
-  ({ api, logger }: CommandDeps): CommandHandler =>
+  (deps: CommandDeps): CommandHandler =>
   async (ctx, t) => {
+    const { api, logger } = deps
     const deleted = await deleteKeyMessage(ctx, logger)
     const key = ctx.args?.split(/\s+/)[0] || undefined
     const respond = async (reply: Reply, outcome: string) => {
@@ -54,7 +61,7 @@ export const linkCommand =
     })
     switch (result.kind) {
       case "ok":
-        return respond(t.linked(result.account.username), "linked")
+        return respond((await textsAfterLink(deps, ctx)).linked(result.account.username), "linked")
       case "invalid_key":
         return respond(t.linkInvalid(), "invalid_key")
       case "inactive_user":

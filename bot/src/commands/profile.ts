@@ -1,4 +1,3 @@
-import type { Texts } from "../i18n"
 import { type CommandDeps, type CommandHandler, replyForLinkedChat } from "./context"
 
 export const profileCommand =

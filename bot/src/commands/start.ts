@@ -2,14 +2,15 @@
 // (t.me/<bot>?start=<token>): the token is redeemed for this chat. The token is a secret until it
 // is spent, so it is never logged or repeated.
 import type { Texts } from "../i18n"
-import { type CommandDeps, type CommandHandler, failureReply } from "./context"
+import { type CommandDeps, type CommandHandler, failureReply, textsAfterLink } from "./context"
 
 /** Telegram's alphabet and limit for `start` parameters. */
 export const START_TOKEN = /^[A-Za-z0-9_-]{1,64}$/
 
 export const startCommand =
-  ({ api }: CommandDeps): CommandHandler =>
+  (deps: CommandDeps): CommandHandler =>
   async (ctx, t) => {
+    const { api } = deps
     const token = ctx.args?.trim()
     if (!token) {
       await ctx.send(t.start())
@@ -30,7 +31,10 @@ export const startCommand =
     })
     const { reply, outcome } =
       result.kind === "ok"
-        ? { reply: t.linked(result.account.username), outcome: "linked_by_token" }
+        ? {
+            reply: (await textsAfterLink(deps, ctx)).linked(result.account.username),
+            outcome: "linked_by_token",
+          }
         : result.kind === "invalid_token"
           ? { reply: t.linkExpired(), outcome: "invalid_token" }
           : result.kind === "inactive_user"

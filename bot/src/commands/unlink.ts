@@ -1,10 +1,10 @@
-import type { Texts } from "../i18n"
 import { type CommandDeps, type CommandHandler, replyForLinkedChat } from "./context"
 
 export const unlinkCommand =
-  ({ api }: CommandDeps): CommandHandler =>
+  ({ api, languages }: CommandDeps): CommandHandler =>
   async (ctx, t) =>
-    replyForLinkedChat(ctx, t, await api.unlink(ctx.chatId), () => ({
-      reply: t.unlinked(),
-      outcome: "unlinked",
-    }))
+    replyForLinkedChat(ctx, t, await api.unlink(ctx.chatId), () => {
+      // The chat's language is its Telegram client's again, not the former user's choice.
+      languages.forget(ctx.chatId)
+      return { reply: t.unlinked(), outcome: "unlinked" }
+    })

@@ -26,18 +26,35 @@ interface Entry {
 
 export interface ChatLanguagesOptions {
   api: Pick<NpsApi, "reportLanguageCode" | "preferences">
+  /** How long an answer is trusted. */
   ttlMs?: number
+  /** After no answer, how long before the API is asked again about that chat. */
+  retryMs?: number
+  /** How long an update waits for the answer before going on in what is known. */
+  waitMs?: number
   maxChats?: number
   now?: () => number
 }
 
 export function createChatLanguages(options: ChatLanguagesOptions): ChatLanguages {
-  const { api, ttlMs = 60_000, maxChats = 10_000, now = Date.now } = options
+  const {
+    api,
+    ttlMs = 60_000,
+    retryMs = 5_000,
+    waitMs = 1_500,
+    maxChats = 10_000,
+    now = Date.now,
+  } = options
   const entries = new Map<number, Entry>()
 
-  const remember: ChatLanguages["remember"] = (chatId, code, preference) => {
+  const remember = (
+    chatId: number,
+    code: string | undefined,
+    preference: Lang | null,
+    forMs = ttlMs,
+  ) => {
     entries.delete(chatId) // re-inserted last: the Map's order is the eviction order
-    entries.set(chatId, { code, preference, expiresAt: now() + ttlMs })
+    entries.set(chatId, { code, preference, expiresAt: now() + forMs })
     if (entries.size > maxChats) {
       const oldest = entries.keys().next().value
       if (oldest !== undefined) entries.delete(oldest)
@@ -49,27 +66,42 @@ export function createChatLanguages(options: ChatLanguagesOptions): ChatLanguage
     return entry && entry.expiresAt > now() && entry.code === code ? entry : undefined
   }
 
+  /** Asks the API; on an answer, remembers it. Undefined: no answer (the API is away). */
+  const ask = async (chatId: number, code: string | undefined) => {
+    const result = code
+      ? await api.reportLanguageCode(chatId, code)
+      : await api
+          .preferences(chatId)
+          .then((r) =>
+            r.kind === "ok" ? { kind: "ok" as const, language: r.preferences.language } : r,
+          )
+    if (result.kind !== "ok" && result.kind !== "not_linked") {
+      // Not asked again for a little while: each update would otherwise wait on it.
+      const known = entries.get(chatId)
+      remember(chatId, code, known?.preference ?? null, retryMs)
+      return undefined
+    }
+    const preference = result.kind === "ok" ? result.language : null
+    remember(chatId, code, preference)
+    return preference
+  }
+
   return {
     async resolve(chatId, code) {
       const known = fresh(chatId, code)
       if (known) return chooseLanguage(known.preference, code)
-      const result = code
-        ? await api.reportLanguageCode(chatId, code)
-        : await api
-            .preferences(chatId)
-            .then((r) =>
-              r.kind === "ok" ? { kind: "ok" as const, language: r.preferences.language } : r,
-            )
-      if (result.kind === "ok" || result.kind === "not_linked") {
-        const preference = result.kind === "ok" ? result.language : null
-        remember(chatId, code, preference)
-        return chooseLanguage(preference, code)
-      }
-      // The API is away: what we knew, else the client's language; try again next update.
-      return chooseLanguage(entries.get(chatId)?.preference, code)
+      // A slow API does not hold up the reply: past the budget the answer lands in the cache
+      // for the next update, and this one goes in what is known.
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const late = new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), waitMs)
+      })
+      const preference = await Promise.race([ask(chatId, code), late])
+      clearTimeout(timer)
+      return chooseLanguage(preference ?? entries.get(chatId)?.preference, code)
     },
     peek: (chatId, code) => chooseLanguage(entries.get(chatId)?.preference, code),
-    remember,
+    remember: (chatId, code, preference) => remember(chatId, code, preference),
     forget: (chatId) => {
       entries.delete(chatId)
     },
