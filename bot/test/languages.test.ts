@@ -128,9 +128,9 @@ for (const driver of drivers()) {
       const seeded = await seedUser(realApi.db, { username: `switcher${nextUser++}` })
       await h.standIn.say(chat, `/link ${seeded.key}`, { from })
       await h.standIn.say(chat, "/language", { from })
-      const prompt = h.standIn.sent(chat).at(-1)
+      const prompt = h.standIn.sent(chat).at(-1)?.params.reply_markup
       expect(
-        (prompt?.params.reply_markup.inline_keyboard as { text: string }[][])
+        (prompt as { inline_keyboard: { text: string }[][] }).inline_keyboard
           .flat()
           .map((b) => b.text),
       ).toEqual(["English", "Русский", "Español"])

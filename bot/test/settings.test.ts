@@ -127,8 +127,8 @@ for (const driver of drivers()) {
       h = await startHarness({ realApi })
       const { chat, key } = await linked()
       await h.standIn.say(chat, "/settings")
-      const id = (h.standIn.sent(chat).at(-1)?.response as { result: { message_id: number } })
-        .result.message_id
+      const last = h.standIn.sent(chat).at(-1)?.response
+      const id = (last as { result: { message_id: number } }).result.message_id
       await tap(chat, settingsAction.pack({ do: "mute8" }))
       expect(labels(h.standIn, chat, id)[1]).toEqual(["Unmute"])
       expect(String(h.standIn.botMessage(chat, id)?.text)).toContain("Muted until")

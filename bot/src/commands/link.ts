@@ -3,7 +3,7 @@
 // contains it. Each update gets exactly one reply (warnings are joined into it).
 import type { Logger } from "@nps/log"
 import { TelegramError } from "gramio"
-import type { Reply, Texts } from "../i18n"
+import type { Reply } from "../i18n"
 import { withWarning } from "../i18n/views"
 import {
   type CommandContext,

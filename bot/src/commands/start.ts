@@ -1,7 +1,6 @@
 // /start welcomes; /start <token> is what Telegram sends when a user opens a one-tap link
 // (t.me/<bot>?start=<token>): the token is redeemed for this chat. The token is a secret until it
 // is spent, so it is never logged or repeated.
-import type { Texts } from "../i18n"
 import { type CommandDeps, type CommandHandler, failureReply, textsAfterLink } from "./context"
 
 /** Telegram's alphabet and limit for `start` parameters. */
