@@ -109,19 +109,17 @@ export const NotificationRequest = t.Object({
     ),
   ),
   translations: t.Optional(
-    t.Object(
-      {
-        ru: t.Optional(
-          MessageText("Russian version, under the same rules as text", "Ваше толкование готово"),
-        ),
-        es: t.Optional(
-          MessageText("Spanish version, under the same rules as text", "Tu lectura está lista"),
-        ),
-      },
+    // A record, not an object: Elysia would quietly drop an unknown language from an object.
+    t.Record(
+      t.String({ pattern: "^(ru|es)$" }),
+      MessageText(
+        "the message in that language, under the same rules as text",
+        "Ваше толкование готово",
+      ),
       {
         additionalProperties: false,
         description:
-          "The same message in other languages; a chat gets the one for its language (the user's language preference, else the Telegram app's), else text",
+          'The same message in other languages, {"ru": …, "es": …}, each under the same rules as text; a chat gets the one for its language (the user\'s language preference, else the Telegram app\'s), else text',
         examples: [{ ru: "Ваше толкование готово", es: "Tu lectura está lista" }],
       },
     ),
