@@ -45,7 +45,7 @@ export const NotificationRequest = t.Object({
     }),
   ),
   format: t.Optional(
-    t.Union([t.Literal("text"), t.Literal("html")], {
+    t.UnionEnum(["text", "html"], {
       description:
         'text (default): sent exactly as given, no parse_mode. html: Telegram\'s HTML subset, sent with parse_mode HTML and checked first — tags b strong i em u ins s strike del tg-spoiler code pre blockquote, span class="tg-spoiler", a href (http, https, tg), code class="language-…" inside pre, blockquote expandable; balanced and nested; entities &lt; &gt; &amp; &quot; and numeric. Anything else: 422 invalid_html naming the first problem and its character offset',
       examples: ["html"],
@@ -90,7 +90,7 @@ export const NotificationRequest = t.Object({
     }),
   ),
   priority: t.Optional(
-    t.Union([t.Literal("normal"), t.Literal("high")], {
+    t.UnionEnum(["normal", "high"], {
       description:
         "normal (default) or high: high goes through quiet hours and a mute, never through a category the user switched off",
       examples: ["high"],
@@ -109,19 +109,17 @@ export const NotificationRequest = t.Object({
     ),
   ),
   translations: t.Optional(
-    t.Object(
-      {
-        ru: t.Optional(
-          MessageText("Russian version, under the same rules as text", "Ваше толкование готово"),
-        ),
-        es: t.Optional(
-          MessageText("Spanish version, under the same rules as text", "Tu lectura está lista"),
-        ),
-      },
+    // A record, not an object: Elysia would quietly drop an unknown language from an object.
+    t.Record(
+      t.String({ pattern: "^(ru|es)$" }),
+      MessageText(
+        "the message in that language, under the same rules as text",
+        "Ваше толкование готово",
+      ),
       {
         additionalProperties: false,
         description:
-          "The same message in other languages; a chat gets the one for its language (the user's language preference, else the Telegram app's), else text",
+          'The same message in other languages, {"ru": …, "es": …}, each under the same rules as text; a chat gets the one for its language (the user\'s language preference, else the Telegram app\'s), else text',
         examples: [{ ru: "Ваше толкование готово", es: "Tu lectura está lista" }],
       },
     ),
@@ -242,6 +240,18 @@ export const Lease = t.Object({
       messages: t.Array(BotMessageSchema, {
         description:
           "The sendMessage parameters to send to the chat, in order, without chat_id: the parts not yet sent (a split text is several; buttons go on the last). Send them one after the other, nothing else to that chat in between",
+        examples: [
+          [
+            {
+              text: "<b>Your reading is ready</b>",
+              parse_mode: "HTML",
+              reply_markup: {
+                inline_keyboard: [[{ text: "Open", url: "https://example.com/readings/42" }]],
+              },
+              disable_notification: true,
+            },
+          ],
+        ],
       }),
       language: Language,
     }),
@@ -268,6 +278,7 @@ export const ReportRequest = t.Object({
           maximum: 100,
           description:
             "retry or failed: how many of the leased messages Telegram accepted before the failure; the next lease hands only the rest",
+          examples: [2],
         }),
       ),
       chat_id: t.Optional(

@@ -4,8 +4,9 @@ import { Text } from "../../model"
 
 export const LANGUAGES = ["en", "ru", "es"] as const
 export type Language = (typeof LANGUAGES)[number]
-export const Language = t.Union([t.Literal("en"), t.Literal("ru"), t.Literal("es")], {
+export const Language = t.UnionEnum(["en", "ru", "es"], {
   description: "en, ru or es",
+  examples: ["ru"],
 })
 
 export const CATEGORY_PATTERN = "^[a-z0-9_-]{1,32}$"
@@ -20,6 +21,7 @@ const QuietHours = t.Object(
   {
     description:
       "In the user's time zone; may span midnight. During them a `normal` notification waits (still queued) and goes when they end; a `high` one goes through",
+    examples: [{ start: "22:00", end: "08:00" }],
   },
 )
 
