@@ -119,6 +119,43 @@ for (const driver of drivers()) {
       expect(calls.slice(0, -1).every((c) => c.params.reply_markup === undefined)).toBe(true)
     })
 
+    test("a part refused midway: the parts already sent are reported, and only the rest goes again", async () => {
+      h = await startHarness({
+        realApi,
+        deliveries: { waitSeconds: 1, retryBackoff: { initialSeconds: 0, maxSeconds: 0 } },
+      })
+      const chat = nextChat++
+      const username = await reader(chat)
+      // Telegram fails the second part once (a 500), after taking the first.
+      const stop = h.standIn.onCall((call) => {
+        if (call.method !== "sendMessage" || call.params.chat_id !== chat) return
+        stop()
+        h.standIn.fail("sendMessage", { status: 500 })
+      })
+      const text = ["one", "two", "three"].map((w) => `${w} ${"x".repeat(3_000)}`).join("\n\n")
+      const id = await notify({ username, text, split: true })
+      await h.standIn.waitForCall(
+        "sendMessage",
+        (c) =>
+          c.params.chat_id === chat &&
+          c.status === 200 &&
+          String(c.params.text).startsWith("three"),
+        { timeoutMs: 10_000 },
+      )
+      const accepted = h.standIn
+        .sent(chat)
+        .filter((c) => c.status === 200)
+        .map((c) => String(c.params.text).split(" ")[0])
+      expect(accepted).toEqual(["one", "two", "three"])
+      expect(h.standIn.sent(chat).filter((c) => c.status === 500)).toHaveLength(1)
+      const shown = await req(realApi.app, "GET", `/api/telegram/notifications/${id}`, {
+        token: notifier,
+      })
+      expect((shown.body as { deliveries: { status: string }[] }).deliveries[0]?.status).toMatch(
+        /sent|queued/,
+      )
+    })
+
     test("a translation reaches the chat that speaks it, the text the one that does not", async () => {
       await delivering()
       const russian = nextChat++
