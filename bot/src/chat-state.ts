@@ -17,7 +17,9 @@ const REACHABLE: ReadonlySet<MemberStatus> = new Set(["member", "administrator",
 
 /** The chat an update is about, for log lines. */
 export const chatIdOf = (update: TelegramUpdate | undefined): number | undefined =>
-  update?.message?.chat.id ?? update?.my_chat_member?.chat.id
+  update?.message?.chat.id ??
+  update?.my_chat_member?.chat.id ??
+  update?.callback_query?.message?.chat.id
 
 const outcomeOf = (done: Outcome, result: ChatReportResult): Outcome =>
   result.kind === "ok" ? done : result.kind === "not_linked" ? `${done}_not_linked` : result.kind

@@ -62,7 +62,7 @@ export interface DeliveryLoop {
   stop(): Promise<void>
   /** Deliveries leased and not yet reported. */
   readonly holding: number
-  /** Resolves once no delivery is sending to this chat (at once when none is). */
+  /** While a split text is being sent to this chat: resolves after its last part. */
   chatFree(chatId: number): Promise<void> | undefined
 }
 
@@ -174,8 +174,8 @@ export function createDeliveryLoop(options: DeliveryLoopOptions): DeliveryLoop {
     settle(d, { outcome: "retry", retry_after_seconds: 0, ...sentSoFar(d) })
   }
 
-  // One delivery at a time per chat, in lease order: a split text's parts go one after another
-  // with nothing of ours between them (replies wait too: chatFree).
+  // One delivery at a time per chat, in lease order, so a split text's parts go one after
+  // another with no other delivery between them.
   const chats = new Map<number, Promise<void>>()
   const inTurn = (chatId: number, run: () => Promise<void>) => {
     const previous = chats.get(chatId) ?? Promise.resolve()
@@ -185,15 +185,27 @@ export function createDeliveryLoop(options: DeliveryLoopOptions): DeliveryLoop {
       if (chats.get(chatId) === mine) chats.delete(chatId)
     })
   }
+  // Chats a split text is being sent to, until its last part: a reply there waits (chatFree),
+  // while between whole deliveries replies still go first.
+  const splitting = new Map<number, Promise<void>>()
 
   const deliver = async (d: Delivery, expiresAt: number) => {
     // Give up waiting for a turn in time to hand it back before the lease runs out.
     const deadline = AbortSignal.timeout(Math.max(0, expiresAt - LEASE_MARGIN_MS - Date.now()))
     const signal = AbortSignal.any([stopping.signal, deadline])
     if (signal.aborted) return handBack(d)
+    const messages = messagesOf(d)
+    let parted: (() => void) | undefined
+    if (messages.length > 1)
+      splitting.set(
+        d.telegram_chat_id,
+        new Promise<void>((resolve) => {
+          parted = resolve
+        }),
+      )
     try {
       let chatId = d.telegram_chat_id
-      for (const message of messagesOf(d)) {
+      for (const message of messages) {
         if (signal.aborted) return handBack(d)
         const sent = await send(chatId, message, signal)
         // A group that became a supergroup: the rest follows the first part there.
@@ -225,6 +237,10 @@ export function createDeliveryLoop(options: DeliveryLoopOptions): DeliveryLoop {
       })
     } finally {
       partsSent.delete(d.id)
+      if (parted) {
+        splitting.delete(d.telegram_chat_id)
+        parted()
+      }
     }
   }
 
@@ -275,7 +291,7 @@ export function createDeliveryLoop(options: DeliveryLoopOptions): DeliveryLoop {
     get holding() {
       return held.size
     },
-    chatFree: (chatId) => chats.get(chatId)?.catch(() => {}),
+    chatFree: (chatId) => splitting.get(chatId),
     start() {
       if (leasing) throw new Error("delivery loop already started")
       leasing = run().catch((error) =>

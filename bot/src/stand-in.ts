@@ -10,6 +10,10 @@
 // chats, then 400 with migrate_to_chat_id for sends to the old id), and, when asked, enforces
 // Telegram's flood limits on messages (30 a second overall, 1 a second to a private chat, 20 a
 // minute to a group; sliding windows by arrival) with 429 and retry_after, counting each 429.
+// Messages are checked as Telegram checks them (stand-in-messages.ts: HTML parsed by
+// stand-in-html.ts, inline keyboards, delivery options); button taps come as callback queries
+// (callbackQuery), answered with answerCallbackQuery, and editMessageText edits in place;
+// setMyCommands / setMyDescription / setMyShortDescription are kept per language_code (profile).
 import type {
   TelegramChat,
   TelegramChatMember,
