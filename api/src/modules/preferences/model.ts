@@ -4,7 +4,9 @@ import { Text } from "../../model"
 
 export const LANGUAGES = ["en", "ru", "es"] as const
 export type Language = (typeof LANGUAGES)[number]
-export const Language = t.UnionEnum(["en", "ru", "es"], {
+// Literals, not t.UnionEnum: that one gives the schema a default ("en"), which Elysia would fill
+// into every PUT that leaves language out.
+export const Language = t.Union([t.Literal("en"), t.Literal("ru"), t.Literal("es")], {
   description: "en, ru or es",
   examples: ["ru"],
 })
@@ -43,7 +45,7 @@ export const Preferences = t.Object({
     description: categories,
     examples: [{ general: true, billing: false }],
   }),
-  language: t.Nullable({ ...Language, description: language }),
+  language: t.Union([Language, t.Null()], { description: language, examples: ["ru"] }),
 })
 
 export const PreferencesUpdate = t.Object(
@@ -72,7 +74,9 @@ export const PreferencesUpdate = t.Object(
         }),
       ),
     ),
-    language: t.Optional(t.Nullable({ ...Language, description: `${language}; null: unset` })),
+    language: t.Optional(
+      t.Union([Language, t.Null()], { description: `${language}; null: unset`, examples: ["ru"] }),
+    ),
   },
   {
     description: "Only the fields present change; null clears one",
