@@ -250,7 +250,7 @@ export function createBot(options: CreateBotOptions): NpsBot {
     }
   })
   // Inside the flood retries: a 403 marks the chat blocked, a migration moves its link.
-  bot.onApiCall(follower.onApiCall(bot))
+  bot.onApiCall(follower.onApiCall(bot, (params) => deliverySends.has(params as object)))
 
   // Error boundary and the one log line per update. Outermost, so it sees everything.
   bot.use(async (ctx, next) => {

@@ -2,10 +2,13 @@
 // messages; the bot sends them exactly as given; the stand-in checks them as Telegram does.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test"
 import { notifications, telegramLinks } from "@nps/db"
+import { eq } from "drizzle-orm"
 import { req } from "../../api/test/helpers"
+import { createApiClient } from "../src/api-client"
 import { parseTelegramHtml } from "../src/stand-in-html"
 import {
   DB_TIMEOUT,
+  deferred,
   drivers,
   type Harness,
   openRealApi,
@@ -154,6 +157,50 @@ for (const driver of drivers()) {
       expect((shown.body as { deliveries: { status: string }[] }).deliveries[0]?.status).toMatch(
         /sent|queued/,
       )
+    })
+
+    test("a delivery refused with 403 is recorded once, by its report (no separate blocked call)", async () => {
+      let blockedCalls = 0
+      const reported = deferred()
+      h = await startHarness({
+        deliveries: { waitSeconds: 1 },
+        apiFactory: (logger) => {
+          const inner = createApiClient({
+            baseUrl: "http://in-process/api",
+            app: realApi.app,
+            serviceKey: realApi.serviceKey,
+            logger,
+          })
+          return {
+            ...inner,
+            report: async (results) => {
+              const result = await inner.report(results)
+              reported.resolve()
+              return result
+            },
+            setBlocked: (chatId, blocked) => {
+              blockedCalls++
+              return inner.setBlocked(chatId, blocked)
+            },
+          }
+        },
+      })
+      const chat = nextChat++
+      const username = await reader(chat)
+      h.standIn.fail("sendMessage", { status: 403 })
+      const id = await notify({ username, text: "to a chat that blocked the bot" })
+      await h.standIn.waitForCall("sendMessage", (c) => c.params.chat_id === chat)
+      await reported.promise
+      const shown = (
+        await req(realApi.app, "GET", `/api/telegram/notifications/${id}`, { token: notifier })
+      ).body as { deliveries: { status: string; error: string | null }[] } | undefined
+      expect(shown?.deliveries[0]).toMatchObject({ status: "failed", error: "blocked" })
+      const [link] = await realApi.db
+        .select()
+        .from(telegramLinks)
+        .where(eq(telegramLinks.telegramChatId, chat))
+      expect(link?.blockedAt).not.toBeNull()
+      expect(blockedCalls).toBe(0)
     })
 
     test("a translation reaches the chat that speaks it, the text the one that does not", async () => {
