@@ -62,6 +62,17 @@ describe("dictionaries", () => {
       expect((texts.get("shortDescription") ?? "").length).toBeLessThanOrEqual(120)
       for (const name of COMMAND_NAMES)
         expect((texts.get(`commands.${name}`) ?? "").length).toBeLessThanOrEqual(256)
+      // Texts that can be a tap's answer: Telegram takes at most 200 characters there.
+      for (const key of [
+        "notLinked",
+        "unavailable",
+        "somethingWrong",
+        "slowDown",
+        "saved",
+        "staleButton",
+        "notYourButton",
+      ])
+        expect({ key, length: (texts.get(key) ?? "").length <= 200 }).toEqual({ key, length: true })
     })
 
   test("translations are translations: no Russian or Spanish text is the English one", () => {
