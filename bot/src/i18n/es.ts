@@ -74,7 +74,7 @@ ${GET_A_KEY} Envía la clave solo en este chat privado.`,
   linkThrottled: (): Reply =>
     "Demasiados intentos de vinculación desde este chat. Espera un minuto y vuelve a intentarlo.",
   linkExpired: (): Reply =>
-    `Este enlace ha caducado o ya se usó. ${GET_A_LINK} O envía /link <api_key>.`,
+    `Este enlace ha caducado o ya se ha usado. ${GET_A_LINK} O envía /link <api_key>.`,
   linked: (username): Reply =>
     format`¡Cuenta vinculada! Te damos la bienvenida, ${bold(username)}.
 Usa /help para ver los comandos disponibles.`,

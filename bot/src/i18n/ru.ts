@@ -10,7 +10,7 @@ const GET_A_LINK =
 const GET_A_KEY =
   "Создайте ключ запросом POST /api/auth/api-keys или попросите его у оператора NPS (консоль администратора: create-key)."
 const REVOKE_A_KEY =
-  "отзовите его (DELETE /api/auth/api-keys/<id> или через оператора NPS) и создайте новый"
+  "отзовите этот ключ (DELETE /api/auth/api-keys/<id> или через оператора NPS) и создайте новый"
 
 const commands: CommandDescriptions = {
   start: "Приветствие и как привязать аккаунт",
