@@ -21,4 +21,6 @@ CREATE TABLE "user_preferences" (
 --> statement-breakpoint
 ALTER TABLE "user_preferences" ADD CONSTRAINT "user_preferences_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "idx_notification_deliveries_expiring" ON "notification_deliveries" USING btree ("expires_at") WHERE "notification_deliveries"."status" = 'queued' and "notification_deliveries"."expires_at" is not null;--> statement-breakpoint
+CREATE INDEX "idx_notification_deliveries_due" ON "notification_deliveries" USING btree ("id") WHERE "notification_deliveries"."status" = 'queued' and "notification_deliveries"."hold_until" is null;--> statement-breakpoint
+CREATE INDEX "idx_notification_deliveries_held" ON "notification_deliveries" USING btree ("hold_until","id") WHERE "notification_deliveries"."status" = 'queued' and "notification_deliveries"."hold_until" is not null;--> statement-breakpoint
 CREATE INDEX "idx_notifications_scheduled" ON "notifications" USING btree ("send_at") WHERE "notifications"."status" = 'scheduled';

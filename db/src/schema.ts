@@ -192,8 +192,9 @@ export const notificationDeliveries = pgTable(
     /** en | ru | es: the version it goes in, fixed when first leased. */
     language: varchar("language", { length: 2 }),
     /**
-     * Waiting, not due before this (send_at, or the end of the user's quiet hours). Unlike
-     * available_at (a retry's backoff), a held delivery does not hold up its chat's later ones.
+     * Waiting, not due before this (send_at, or the end of the user's quiet hours); cleared once
+     * that time comes. Unlike available_at (a retry's backoff), a held delivery does not hold up
+     * its chat's later ones, and the lease's index leaves held ones out.
      */
     holdUntil: timestamp("hold_until", { withTimezone: true }),
     /** The notification's expires_at, here so the expiry sweep finds due ones by index. */
@@ -206,6 +207,14 @@ export const notificationDeliveries = pgTable(
     index("idx_notification_deliveries_queued_chat")
       .on(t.telegramChatId, t.id)
       .where(sql`${t.status} = 'queued'`),
+    // The lease's scan: queued and not held, oldest first.
+    index("idx_notification_deliveries_due")
+      .on(t.id)
+      .where(sql`${t.status} = 'queued' and ${t.holdUntil} is null`),
+    // Held ones whose time came are released (hold_until cleared) in small batches.
+    index("idx_notification_deliveries_held")
+      .on(t.holdUntil, t.id)
+      .where(sql`${t.status} = 'queued' and ${t.holdUntil} is not null`),
     index("idx_notification_deliveries_expiring")
       .on(t.expiresAt)
       .where(sql`${t.status} = 'queued' and ${t.expiresAt} is not null`),

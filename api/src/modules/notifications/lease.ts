@@ -8,30 +8,15 @@ import {
   telegramLinks,
   userPreferences,
 } from "@nps/db"
-import {
-  type AnyColumn,
-  and,
-  asc,
-  eq,
-  inArray,
-  isNull,
-  lt,
-  lte,
-  notExists,
-  or,
-  sql,
-} from "drizzle-orm"
+import { and, asc, eq, inArray, isNull, lt, lte, notExists, or, sql } from "drizzle-orm"
 import { alias } from "drizzle-orm/pg-core"
 import type { Language } from "../preferences/model"
 import { quietUntil } from "../preferences/quiet-hours"
 import { chatLanguage } from "../preferences/service"
 import type { BotMessage } from "./compose"
-import { finishNotifications, settleDue } from "./status"
+import { finishNotifications, isQueued, settleDue } from "./status"
 
 const earlier = alias(d, "earlier")
-
-/** Not held (scheduled, or waiting for quiet hours to end) at `now`. */
-const unheld = (holdUntil: AnyColumn, now: Date) => or(isNull(holdUntil), lte(holdUntil, now))
 
 /**
  * Queued deliveries that are each the oldest queued one of their chat (held ones aside): a chat's
@@ -39,19 +24,20 @@ const unheld = (holdUntil: AnyColumn, now: Date) => or(isNull(holdUntil), lte(ho
  * processes lease at once, one chat's messages go out in acceptance order. A delivery held until
  * send_at or the end of quiet hours does not hold up the chat's others.
  */
-export const chatHead = (db: Db, now: Date) =>
+export const chatHead = (db: Db) =>
   and(
-    eq(d.status, "queued"),
+    isQueued(d.status),
     notExists(
       db
         .select({ one: sql`1` })
         .from(earlier)
         .where(
           and(
-            eq(earlier.status, "queued"),
+            isQueued(earlier.status),
             eq(earlier.telegramChatId, d.telegramChatId),
             lt(earlier.id, d.id),
-            unheld(earlier.holdUntil, now),
+            // Held ones (until send_at or the end of quiet hours) wait apart.
+            isNull(earlier.holdUntil),
           ),
         ),
     ),
@@ -85,9 +71,9 @@ function pickDue(tx: Db, now: Date, limit: number) {
     .leftJoin(userPreferences, eq(userPreferences.userId, notifications.userId))
     .where(
       and(
-        chatHead(tx, now),
+        chatHead(tx),
         lte(d.availableAt, now),
-        unheld(d.holdUntil, now),
+        isNull(d.holdUntil), // released by settleDue once due
         // A chat whose head is leased waits until that lease is settled or expires.
         or(isNull(d.leasedUntil), lte(d.leasedUntil, now)),
       ),

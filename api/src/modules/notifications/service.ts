@@ -19,7 +19,7 @@ import { MAX_CATEGORIES } from "../preferences/service"
 import { chatHead } from "./lease"
 import type { AcceptedNotification, NotificationView } from "./model"
 import { prepareNotification, type RichOptions } from "./prepare"
-import { finishNotifications, settleDue } from "./status"
+import { finishNotifications, isQueued, settleDue } from "./status"
 
 /** Postgres NOTIFY channel: "deliveries may be due", a wake-up call for waiting leases. */
 export const DELIVERIES_CHANNEL = "nps_deliveries"
@@ -263,7 +263,7 @@ export async function nextDueInMs(db: Db, now: Date): Promise<number | undefined
       ),
     })
     .from(d)
-    .where(chatHead(db, now))
+    .where(chatHead(db))
   const [expiry] = await db
     .select({
       at: sql<number | null>`extract(epoch from min(${d.expiresAt})) * 1000`.mapWith(ms),
@@ -271,7 +271,7 @@ export async function nextDueInMs(db: Db, now: Date): Promise<number | undefined
     .from(d)
     .where(
       and(
-        eq(d.status, "queued"),
+        isQueued(d.status),
         isNotNull(d.expiresAt),
         // One being sent right now is the bot's: settled by its report.
         or(isNull(d.leasedUntil), lte(d.leasedUntil, now)),
@@ -317,7 +317,7 @@ export function reportDeliveries(db: Db, results: DeliveryResult[], now: Date) {
     let stale = 0
     const touched = new Set<string>()
     const owned = (r: DeliveryResult) =>
-      and(eq(d.id, r.id), eq(d.leaseId, r.leaseId), eq(d.status, "queued"))
+      and(eq(d.id, r.id), eq(d.leaseId, r.leaseId), isQueued(d.status))
     const released = { leaseId: null, leasedUntil: null }
     for (const r of results) {
       const [row] = await tx
@@ -353,7 +353,7 @@ export function reportDeliveries(db: Db, results: DeliveryResult[], now: Date) {
           await tx
             .update(d)
             .set({ telegramChatId: chatId })
-            .where(and(eq(d.telegramChatId, row.chatId), eq(d.status, "queued")))
+            .where(and(eq(d.telegramChatId, row.chatId), isQueued(d.status)))
         continue
       }
       const error = r.error as DeliveryError
@@ -370,7 +370,7 @@ export function reportDeliveries(db: Db, results: DeliveryResult[], now: Date) {
       const others = await tx
         .update(d)
         .set({ ...released, status: "failed", error })
-        .where(and(eq(d.telegramChatId, row.chatId), eq(d.status, "queued")))
+        .where(and(eq(d.telegramChatId, row.chatId), isQueued(d.status)))
         .returning({ notificationId: d.notificationId })
       for (const o of others) touched.add(o.notificationId)
       if (error === "blocked")

@@ -2,7 +2,7 @@
 // every change to its deliveries (accepted, leased, held, skipped, expired, reported) ends with
 // finishNotifications over the notifications it touched.
 import { type Db, notificationDeliveries as d, notifications } from "@nps/db"
-import { and, eq, inArray, isNotNull, lte, or, sql } from "drizzle-orm"
+import { type AnyColumn, and, asc, eq, inArray, isNotNull, lte, or, sql } from "drizzle-orm"
 
 export type NotificationStatus =
   | "scheduled"
@@ -20,6 +20,13 @@ export const FINAL_STATUSES: ReadonlySet<NotificationStatus> = new Set([
   "skipped",
   "undeliverable",
 ])
+
+// The states are written into the SQL, not sent as parameters: a prepared statement's generic
+// plan can use the partial indexes (WHERE status = 'queued' / 'scheduled') only when it sees them.
+const RELEASE_BATCH = 1000
+
+export const isQueued = (status: AnyColumn) => sql`${status} = 'queued'`
+const isScheduled = (status: AnyColumn) => sql`${status} = 'scheduled'`
 
 export interface Finished {
   id: string
@@ -77,12 +84,21 @@ export async function finishNotifications(
  */
 export async function settleDue(tx: Db, now: Date, notificationId?: string): Promise<string[]> {
   const one = notificationId ? eq(d.notificationId, notificationId) : undefined
+  // Held ones whose time came become ordinary queued ones, a batch per lease (a mass send_at
+  // releases over a few leases instead of in one long statement).
+  const released = tx
+    .select({ id: d.id })
+    .from(d)
+    .where(and(isQueued(d.status), isNotNull(d.holdUntil), lte(d.holdUntil, now), one))
+    .orderBy(asc(d.holdUntil), asc(d.id))
+    .limit(RELEASE_BATCH)
+  await tx.update(d).set({ holdUntil: null }).where(inArray(d.id, released))
   const expired = await tx
     .update(d)
     .set({ status: "failed", error: "expired", leaseId: null, leasedUntil: null })
     .where(
       and(
-        eq(d.status, "queued"),
+        isQueued(d.status),
         isNotNull(d.expiresAt),
         lte(d.expiresAt, now),
         or(sql`${d.leasedUntil} is null`, lte(d.leasedUntil, now)),
@@ -95,7 +111,7 @@ export async function settleDue(tx: Db, now: Date, notificationId?: string): Pro
     .from(notifications)
     .where(
       and(
-        eq(notifications.status, "scheduled"),
+        isScheduled(notifications.status),
         lte(notifications.sendAt, now),
         notificationId ? eq(notifications.id, notificationId) : undefined,
       ),

@@ -65,10 +65,16 @@ export function quietUntil(now: Date, zone: string, quiet: QuietHours): Date | u
   for (let i = 0; i < 2; i++) {
     const drift = (end - localMinutes(new Date(at), zone) + 1440) % 1440
     if (drift === 0) break
-    // Forward only: an end inside a daylight-saving gap lands just after it.
-    at += (drift > 720 ? 0 : drift) * 60_000
+    if (drift <= 720) at += drift * 60_000
+    else {
+      // Overshot (the clocks went forward in between): step back, unless that lands inside
+      // the window again (the end time itself fell in the skipped hour).
+      const back = at - (1440 - drift) * 60_000
+      if (inWindow(localMinutes(new Date(back), zone), start, end)) break
+      at = back
+    }
   }
-  // Never earlier than a minute ahead, never in the window still: the lease re-checks then.
+  // Never an end still inside the window (an odd transition): on by the hour until out.
   while (inWindow(localMinutes(new Date(at), zone), start, end)) at += 60 * 60_000
   return new Date(at)
 }
