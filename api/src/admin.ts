@@ -17,7 +17,7 @@ import { generateApiKey, SCOPES, type Scope } from "./credentials"
 import { ApiError } from "./errors"
 import { createUser, deactivateUser, findUser, type Role } from "./modules/auth/service"
 import { createKey, listKeys, revokeKey } from "./modules/keys/service"
-import { notifyFromCli } from "./modules/notifications/cli"
+import { NOTIFY_OPTIONS, notifyFromCli, notifyOptions } from "./modules/notifications/cli"
 import { listWebhooksFromCli } from "./modules/webhooks/cli"
 import { PromptCancelled, readPassword } from "./password-prompt"
 
@@ -281,24 +281,17 @@ is never stored, so it is never shown.`,
     },
   },
   notify: {
-    summary: "send a text to a user's linked Telegram chats (the bot delivers it)",
-    usage: "bun run admin notify --username U --text T [--json]",
+    summary: "send a notification to a user's linked Telegram chats (the bot delivers it)",
+    usage:
+      "bun run admin notify --username U --text T [--format text|html] [--button TEXT=URL]... [--silent] [--protect-content] [--no-link-preview] [--split] [--category C] [--priority normal|high] [--send-at ISO] [--expires-at ISO] [--ru T] [--es T] [--json]",
     description: `Queue a notification for every active, unblocked Telegram chat linked to the user, as
-POST /api/telegram/notifications would (as an operator: no sender). The bot delivers it, plain
-text exactly as given; follow it with GET /api/telegram/notifications/<id>.`,
-    options: {
-      username: { type: "string", value: "U", description: "who to notify (required)" },
-      text: {
-        type: "string",
-        value: "T",
-        description: "1–4096 characters of plain text (required)",
-      },
-      json: json("the notification as POST /api/telegram/notifications answers it"),
-    },
+POST /api/telegram/notifications would (as an operator: no sender), with the same options and
+the same checks. Follow it with GET /api/telegram/notifications/<id>.`,
+    options: NOTIFY_OPTIONS,
     run: (ctx, o) =>
       notifyFromCli(
         ctx.db,
-        { username: need(o, "username"), text: need(o, "text", 4096) },
+        { username: need(o, "username"), text: need(o, "text", 65_536), ...notifyOptions(o) },
         (message) => new UsageError(message),
       ),
   },

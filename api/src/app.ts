@@ -19,6 +19,7 @@ import { BATCH_PATH, batchRoutes, MAX_BATCH_BODY_BYTES } from "./modules/notific
 import { DELIVERIES_CHANNEL } from "./modules/notifications/service"
 import { createWakeup } from "./modules/notifications/wakeup"
 import { oracleRoutes } from "./modules/oracle"
+import { preferenceRoutes } from "./modules/preferences"
 import { telegramRoutes } from "./modules/telegram"
 import { webhookRoutes } from "./modules/webhooks"
 import { createRateLimiter, type RateLimit } from "./rate-limit"
@@ -182,6 +183,7 @@ export function createApp({
         .use(keyRoutes(deps))
         .use(oracleRoutes(deps))
         .use(telegramRoutes(deps, allLimits))
+        .use(preferenceRoutes(deps))
         .use(
           notificationRoutes(deps, {
             wakeup,

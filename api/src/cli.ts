@@ -8,6 +8,8 @@ export interface OptionSpec {
   short?: string
   /** Placeholder for the value in help text, e.g. "U". */
   value?: string
+  /** May be given more than once (the values come as an array). */
+  multiple?: boolean
   description: string
 }
 
@@ -76,7 +78,7 @@ export const didYouMean = (word: string, candidates: readonly string[]) => {
   return matches.length ? ` (did you mean ${matches.join(" or ")}?)` : ""
 }
 
-export type Values = Record<string, string | boolean | undefined>
+export type Values = Record<string, string | boolean | string[] | undefined>
 
 /**
  * Parses `args` against the command's own options. Returns "help" when --help/-h was given (the
@@ -92,7 +94,11 @@ export function parseCommand(args: string[], spec: CommandSpec): Values | "help"
       options: Object.fromEntries(
         Object.entries(options).map(([name, o]) => [
           name,
-          o.short ? { type: o.type, short: o.short } : { type: o.type },
+          {
+            type: o.type,
+            ...(o.short && { short: o.short }),
+            ...(o.multiple && { multiple: true }),
+          },
         ]),
       ),
       strict: true,

@@ -387,6 +387,75 @@ describe("notify (PGlite)", () => {
     }
   })
 
+  test("notify takes the POST body's options as flags, with the same checks", async () => {
+    const sendAt = new Date(Date.now() + 3_600_000).toISOString()
+    const sent = await admin(
+      "notify",
+      "--username",
+      "reader",
+      "--text",
+      "<b>Down</b> tonight",
+      "--format",
+      "html",
+      "--button",
+      "Status=https://status.example.com/?a=1",
+      "--button",
+      "App=tg://resolve?domain=nps_bot|Help=https://example.com/help",
+      "--silent",
+      "--protect-content",
+      "--no-link-preview",
+      "--category",
+      "maintenance",
+      "--priority",
+      "high",
+      "--send-at",
+      sendAt,
+      "--ru",
+      "<b>Не работает</b> сегодня",
+      "--json",
+    )
+    expect(sent.stderr).toBe("")
+    const n = JSON.parse(sent.stdout)
+    expect(n.status).toBe("scheduled")
+    const check = await createDb({ pgliteDir: PGLITE_DIR })
+    try {
+      const [row] = await check.db.select().from(notifications).where(eq(notifications.id, n.id))
+      expect(row).toMatchObject({ category: "maintenance", priority: "high" })
+      expect(row?.sendAt?.toISOString()).toBe(sendAt)
+      const common = {
+        parse_mode: "HTML",
+        disable_notification: true,
+        protect_content: true,
+        link_preview_options: { is_disabled: true },
+        reply_markup: {
+          inline_keyboard: [
+            [{ text: "Status", url: "https://status.example.com/?a=1" }],
+            [
+              { text: "App", url: "tg://resolve?domain=nps_bot" },
+              { text: "Help", url: "https://example.com/help" },
+            ],
+          ],
+        },
+      }
+      expect(row?.messages).toEqual({
+        en: [{ text: "<b>Down</b> tonight", ...common }],
+        ru: [{ text: "<b>Не работает</b> сегодня", ...common }],
+      })
+    } finally {
+      await check.close()
+    }
+    for (const [args, says] of [
+      [["--format", "html", "--text", "<div>x</div>"], "Invalid HTML at character 0"],
+      [["--text", "x", "--button", "Open"], "--button is invalid"],
+      [["--text", "x", "--priority", "urgent"], "--priority is invalid"],
+      [["--text", "x", "--send-at", "tomorrow"], "--send-at is invalid"],
+    ] as const) {
+      const res = await admin("notify", "--username", "reader", ...args, "--json")
+      expect([res.code, res.stdout]).toEqual([1, ""])
+      expect(res.stderr).toContain(says)
+    }
+  })
+
   test("admin commands work while a running API holds the PGlite directory (through its socket)", async () => {
     const api = await createDb({ pgliteDir: PGLITE_DIR, share: true })
     try {

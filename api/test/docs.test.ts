@@ -122,6 +122,23 @@ test("each operation names its credential and lists exactly the statuses it answ
       statuses: sorted([200, ...body, 401, 403, 404, 503]),
       security: service,
     },
+    "GET /api/telegram/preferences": { statuses: [200, 401, 503], security: jwtOrKey() },
+    "PUT /api/telegram/preferences": {
+      statuses: sorted([200, ...body, 401, 503]),
+      security: jwtOrKey(),
+    },
+    "GET /api/telegram/chats/{chat_id}/preferences": {
+      statuses: [200, 401, 403, 404, 422, 503],
+      security: service,
+    },
+    "PUT /api/telegram/chats/{chat_id}/preferences": {
+      statuses: sorted([200, ...body, 401, 403, 404, 503]),
+      security: service,
+    },
+    "PUT /api/telegram/chats/{chat_id}/language-code": {
+      statuses: sorted([200, ...body, 401, 403, 404, 503]),
+      security: service,
+    },
     "POST /api/telegram/notifications": {
       statuses: sorted([200, 202, ...body, 401, 403, 404, 409, 503]),
       security: jwtOrKey("telegram:notify"),
@@ -176,4 +193,36 @@ test("each operation names its credential and lists exactly the statuses it answ
   expect(doc.paths["/api/telegram/status/{chat_id}"]?.get?.description).toBe(
     "Credential: an API key with the `telegram:service` scope. Answers for a blocked chat too: the user wrote to the bot, so it is unblocked.",
   )
+})
+
+test("every field a notification can carry, and every preference, has a description and an example", async () => {
+  // biome-ignore lint/suspicious/noExplicitAny: walking the OpenAPI document
+  const doc = (await req(app, "GET", "/swagger/json")).body as any
+  const bodyOf = (path: string, method: string) =>
+    doc.paths[path][method].requestBody.content["application/json"].schema.properties
+  const fields = {
+    notification: [
+      bodyOf("/api/telegram/notifications", "post"),
+      "format buttons silent protect_content link_preview split category priority send_at expires_at translations",
+    ],
+    preferences: [
+      bodyOf("/api/telegram/preferences", "put"),
+      "muted_until time_zone quiet_hours categories language",
+    ],
+    chat: [bodyOf("/api/telegram/chats/{chat_id}/language-code", "put"), "language_code"],
+  } as const
+  for (const [where, [properties, names]] of Object.entries(fields))
+    for (const name of names.split(" ")) {
+      const schema = properties[name]
+      expect({ where, name, description: typeof schema?.description }).toEqual({
+        where,
+        name,
+        description: "string",
+      })
+      expect({ where, name, examples: Array.isArray(schema?.examples) }).toEqual({
+        where,
+        name,
+        examples: true,
+      })
+    }
 })

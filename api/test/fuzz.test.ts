@@ -59,6 +59,12 @@ describeEachDb("fuzz", (ctx) => {
           "0000-01-01",
           "2024-02-30",
           "1990-01-02",
+          "2026-02-30T10:00:00Z",
+          "+275760-09-13T00:00:00Z",
+          "9999-12-31T23:59:59Z",
+          "<b>x</i>",
+          "<a href='javascript:x'>y</a>",
+          "Europe/Madrid",
           "",
         ),
       },
@@ -88,6 +94,16 @@ describeEachDb("fuzz", (ctx) => {
       fc.array(anyText, { maxLength: 3 }),
       fc.constantFrom("oracle:read", "telegram:service", ["oracle:write"], ["telegram:notify"]),
       fc.constantFrom("alice", alice.user.id, "sent", "retry", "failed", "blocked"),
+      fc.constantFrom(
+        "html",
+        "high",
+        { start: "22:00", end: "08:00" },
+        { ru: "\ud800" },
+        {
+          billing: false,
+        },
+      ),
+      fc.constant([[{ text: "Open", url: "https://example.com" }]]),
     )
     // Bodies shaped like each endpoint's, with any values; or any JSON; or any bytes.
     const shaped = (...fields: string[]) =>
@@ -180,7 +196,42 @@ describeEachDb("fuzz", (ctx) => {
       fc.record({
         method: fc.constant("POST"),
         path: fc.constant("/api/telegram/notifications"),
-        body: body("username", "user_id", "text", "idempotency_key"),
+        body: body(
+          "username",
+          "user_id",
+          "text",
+          "idempotency_key",
+          "format",
+          "buttons",
+          "silent",
+          "protect_content",
+          "link_preview",
+          "split",
+          "category",
+          "priority",
+          "send_at",
+          "expires_at",
+          "translations",
+        ),
+      }),
+      fc.constant({ method: "GET", path: "/api/telegram/preferences" }),
+      fc.record({
+        method: fc.constant("PUT"),
+        path: fc.constantFrom(
+          "/api/telegram/preferences",
+          "/api/telegram/chats/42/preferences",
+          "/api/telegram/chats/-1001234567890/preferences",
+        ),
+        body: body("muted_until", "time_zone", "quiet_hours", "categories", "language"),
+      }),
+      fc.record({
+        method: fc.constant("GET"),
+        path: chatId.map((id) => `/api/telegram/chats/${id}/preferences`),
+      }),
+      fc.record({
+        method: fc.constant("PUT"),
+        path: chatId.map((id) => `/api/telegram/chats/${id}/language-code`),
+        body: body("language_code"),
       }),
       fc.record({
         method: fc.constant("GET"),
@@ -200,9 +251,20 @@ describeEachDb("fuzz", (ctx) => {
         body: fc.oneof(
           body("results"),
           fc
-            .array(shaped("id", "lease_id", "outcome", "retry_after_seconds", "error", "chat_id"), {
-              maxLength: 3,
-            })
+            .array(
+              shaped(
+                "id",
+                "lease_id",
+                "outcome",
+                "retry_after_seconds",
+                "error",
+                "chat_id",
+                "parts_sent",
+              ),
+              {
+                maxLength: 3,
+              },
+            )
             .map((results) => JSON.stringify({ results })),
         ),
       }),

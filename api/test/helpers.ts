@@ -15,7 +15,7 @@ export { type Driver, drivers, openTestDatabase }
 
 export const resetDatabase = (db: Db) =>
   db.execute(
-    sql`truncate users, api_keys, oracle_profiles, readings, telegram_links, telegram_link_tokens, notifications, notification_deliveries, webhook_endpoints, webhook_messages restart identity cascade`,
+    sql`truncate users, api_keys, oracle_profiles, readings, telegram_links, telegram_link_tokens, notifications, notification_deliveries, webhook_endpoints, webhook_messages, user_preferences restart identity cascade`,
   )
 
 /**

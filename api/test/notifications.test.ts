@@ -70,8 +70,8 @@ describeEachDb("notifications", (ctx) => {
       status: "queued",
       created_at: "2026-05-01T08:00:00.000Z",
       deliveries: [
-        { telegram_chat_id: first, status: "queued", sent_at: null, error: null },
-        { telegram_chat_id: group, status: "queued", sent_at: null, error: null },
+        { telegram_chat_id: first, status: "queued", sent_at: null, error: null, language: null },
+        { telegram_chat_id: group, status: "queued", sent_at: null, error: null, language: null },
       ],
     })
     // By user id too.

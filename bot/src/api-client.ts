@@ -45,6 +45,26 @@ export type ChatReportResult = { kind: "ok" } | { kind: "not_linked" } | Failure
 export type LeaseResult = { kind: "ok"; lease: Lease } | Failure
 export type ReportResult = { kind: "ok"; applied: number; stale: number } | Failure
 
+/** A user's notification preferences (CONTRACT "Preferences"), as the API answers them. */
+export interface Preferences {
+  muted_until: string | null
+  time_zone: string
+  quiet_hours: { start: string; end: string } | null
+  categories: Record<string, boolean>
+  language: "en" | "ru" | "es" | null
+}
+export type PreferencesPatch = Partial<Preferences>
+export type PreferencesReadResult =
+  | { kind: "ok"; preferences: Preferences }
+  | { kind: "not_linked" }
+  | Failure
+export type PreferencesResult = PreferencesReadResult | { kind: "invalid_time_zone" }
+/** The user's language preference, answered when the bot reports a chat's language_code. */
+export type LanguageCodeResult =
+  | { kind: "ok"; language: Preferences["language"] }
+  | { kind: "not_linked" }
+  | Failure
+
 export interface LinkInput {
   chatId: number
   telegramUsername: string | null
@@ -76,6 +96,12 @@ export interface NpsApi {
   lease(input: { max: number; waitSeconds: number }, signal: AbortSignal): Promise<LeaseResult>
   /** What became of leased deliveries. */
   report(results: DeliveryReport[]): Promise<ReportResult>
+  /** The linked user's notification preferences. */
+  preferences(chatId: number): Promise<PreferencesReadResult>
+  /** Changes the fields given (null clears one); answers the full result. */
+  updatePreferences(chatId: number, patch: PreferencesPatch): Promise<PreferencesResult>
+  /** The Telegram client's language_code last seen in this chat (deliveries use it). */
+  reportLanguageCode(chatId: number, languageCode: string): Promise<LanguageCodeResult>
 }
 
 export interface ApiClientOptions {
@@ -277,6 +303,41 @@ export function createApiClient(options: ApiClientOptions): NpsApi {
       )
       if (raw && raw.error === null) return { kind: "ok", ...raw.data }
       return failure("report", raw)
+    },
+
+    async preferences(chatId) {
+      const raw = await call("preferences", { chat_id: chatId }, () =>
+        client.api.telegram.chats({ chat_id: chatId }).preferences.get(),
+      )
+      if (raw && raw.error === null) return { kind: "ok", preferences: raw.data as Preferences }
+      if (raw?.status === 404) return { kind: "not_linked" }
+      return failure("preferences", raw)
+    },
+
+    async updatePreferences(chatId, patch) {
+      const raw = await call("preferences", { chat_id: chatId }, () =>
+        client.api.telegram.chats({ chat_id: chatId }).preferences.put(patch),
+      )
+      if (raw && raw.error === null) return { kind: "ok", preferences: raw.data as Preferences }
+      if (raw?.status === 404) return { kind: "not_linked" }
+      const code = raw?.error ? errorCode(raw.error.value) : undefined
+      if (raw?.status === 422 && code === "invalid_time_zone") return { kind: "invalid_time_zone" }
+      return failure("preferences", raw)
+    },
+
+    async reportLanguageCode(chatId, languageCode) {
+      const raw = await call("language_code", { chat_id: chatId }, () =>
+        client.api.telegram
+          .chats({ chat_id: chatId })
+          ["language-code"].put({ language_code: languageCode.slice(0, 35) }),
+      )
+      if (raw && raw.error === null)
+        return {
+          kind: "ok",
+          language: (raw.data as { language: Preferences["language"] }).language,
+        }
+      if (raw?.status === 404) return { kind: "not_linked" }
+      return failure("language_code", raw)
     },
 
     async migrate(fromChatId, toChatId) {

@@ -2,33 +2,32 @@
 // per-chat ordered dispatch, our own long-polling loop, start-up and a bounded graceful stop.
 // No side effects until start() is called; everything it needs is passed in.
 import { rm, writeFile } from "node:fs/promises"
-import type { TelegramUpdate, TelegramUser } from "@gramio/types"
+import type { SendMessageParams, TelegramUpdate, TelegramUser } from "@gramio/types"
 import { describeError, type Logger } from "@nps/log"
 import { Bot, type Context, TelegramError } from "gramio"
 import type { NpsApi } from "./api-client"
+import { keepRegistering } from "./bot-profile"
 import { type BroadcastMode, isPaidBroadcastRefusal } from "./broadcast"
 import { chatIdOf, createChatFollower } from "./chat-state"
-import type { CommandDeps, CommandHandler, Outcome } from "./commands/context"
+import { callbackHandler } from "./commands/callbacks"
+import type { CommandDeps, Outcome } from "./commands/context"
 import { fallbackHandler } from "./commands/fallback"
-import { helpCommand } from "./commands/help"
-import { linkCommand } from "./commands/link"
-import { profileCommand } from "./commands/profile"
-import { startCommand } from "./commands/start"
-import { statusCommand } from "./commands/status"
-import { unlinkCommand } from "./commands/unlink"
+import { COMMAND_NAMES, COMMANDS } from "./commands/index"
 import type { BotConfig } from "./config"
 import { createDeliveryLoop, type DeliveryLoopOptions } from "./delivery"
 import { createDispatcher } from "./dispatcher"
+import { textsFor } from "./i18n"
+import { createChatLanguages } from "./i18n/chat-languages"
 import type { BotMetrics } from "./metrics"
 import { createPacer, type Pacer, TELEGRAM_CALL_TIMEOUT_MS } from "./pacer"
 import { abortableSleep, createPoller, type PollerOptions, type PollerState } from "./polling"
 import { createRateLimiter } from "./rate-limit"
 import type { ChatLimiter } from "./shared-rate-limit"
-import { COMMANDS, texts } from "./texts"
 
 /** The update types the bot handles — asked of getUpdates, registered with setWebhook. */
-// my_chat_member: Telegram tells the bot when a user blocks or unblocks it.
-export const ALLOWED_UPDATES: UpdateType[] = ["message", "my_chat_member"]
+// my_chat_member: Telegram tells the bot when a user blocks or unblocks it; callback_query: taps
+// on the /settings and /language buttons.
+export const ALLOWED_UPDATES: UpdateType[] = ["message", "my_chat_member", "callback_query"]
 
 export type UpdateType = Exclude<keyof TelegramUpdate, "update_id">
 
@@ -117,10 +116,34 @@ export class TokenRejectedError extends Error {
 
 const messageOf = (ctx: Context<Bot>) => (ctx.is("message") ? ctx : undefined)
 
-/** Calls that put a message in a chat: what Telegram's flood limits count. */
-const PACED = /^(send(?!ChatAction)|copyMessage|forwardMessage)/
-/** Calls with a patient retry loop of their own (identify below, webhook.ts's register): one layer. */
-const OWN_RETRY = new Set(["getMe", "setWebhook"])
+/**
+ * Calls that put or change a message in a chat, and answers to button taps: what Telegram's
+ * flood limits count (edits count against a group's 20 a minute).
+ */
+const PACED = /^(send(?!ChatAction)|copyMessage|forwardMessage|editMessage|answerCallbackQuery)/
+/**
+ * Calls with a patient retry loop of their own (identify below, webhook.ts's register,
+ * bot-profile.ts): one layer.
+ */
+const OWN_RETRY = new Set([
+  "getMe",
+  "setWebhook",
+  "setMyCommands",
+  "setMyDescription",
+  "setMyShortDescription",
+])
+
+/**
+ * Which chat's budget a paced call draws from. An answer to a tap names no chat: it draws from
+ * the overall budget only (a key of its own), so the edit that follows it is not held back a
+ * second by the private chat's 1-a-second window.
+ */
+function pacingKey(method: string, params: Record<string, unknown> | undefined) {
+  const chatId = params?.chat_id
+  if (typeof chatId === "number" || typeof chatId === "string") return chatId
+  if (method === "answerCallbackQuery") return `callback:${String(params?.callback_query_id)}`
+  return undefined
+}
 
 /** The command a message starts with (without the slash or @bot), for log lines. */
 function commandOf(
@@ -166,7 +189,8 @@ export function createBot(options: CreateBotOptions): NpsBot {
   // exit unanswered — and never come again, since the next poll's offset already told Telegram.
   const giveUp = new AbortController()
   const npsApi = abandonable(api, giveUp.signal)
-  const deps: CommandDeps = { api: npsApi, logger }
+  const languages = createChatLanguages({ api: npsApi })
+  const deps: CommandDeps = { api: npsApi, logger, languages, now }
   const follower = createChatFollower({ api: npsApi, logger })
   const lifecycle = new AbortController()
   /** An error's kind and message, with the token (which Bot API URLs contain) blanked out. */
@@ -186,14 +210,15 @@ export function createBot(options: CreateBotOptions): NpsBot {
   // that timed out may have been delivered before the answer was lost, and a rare duplicate is
   // the lesser evil. Deliveries are not retried here: the delivery loop reports them for later.
   bot.onApiCall(async (call, next) => {
-    const params = call.params as { chat_id?: unknown } | undefined
-    const chatId = params?.chat_id
-    const paced =
-      PACED.test(call.method) && (typeof chatId === "number" || typeof chatId === "string")
+    const params = call.params as Record<string, unknown> | undefined
+    const chatId = PACED.test(call.method) ? pacingKey(call.method, params) : undefined
+    const paced = chatId !== undefined
     const delivery = paced ? deliverySends.get(params as object) : undefined
+    // A delivery sending its parts has the chat to itself: a reply there waits for the last one.
+    if (paced && !delivery && typeof chatId === "number") await deliveries?.chatFree(chatId)
     for (let attempt = 1; ; attempt++) {
       const permit = paced
-        ? await pacer.acquire(chatId as number | string, delivery ? "delivery" : "reply", delivery)
+        ? await pacer.acquire(chatId, delivery ? "delivery" : "reply", delivery)
         : undefined
       // Notifications only, never replies: GramIO serialises these same params when next() runs.
       const flagged = Boolean(delivery && broadcast?.paid)
@@ -242,7 +267,7 @@ export function createBot(options: CreateBotOptions): NpsBot {
     }
   })
   // Inside the flood retries: a 403 marks the chat blocked, a migration moves its link.
-  bot.onApiCall(follower.onApiCall(bot))
+  bot.onApiCall(follower.onApiCall(bot, (params) => deliverySends.has(params as object)))
 
   // Error boundary and the one log line per update. Outermost, so it sees everything.
   bot.use(async (ctx, next) => {
@@ -285,7 +310,8 @@ export function createBot(options: CreateBotOptions): NpsBot {
         error: describeError(error),
       })
       try {
-        await message?.send(texts.somethingWrong())
+        const lang = languages.peek(fields.chat_id ?? 0, ctx.update?.message?.from?.language_code)
+        await message?.send(textsFor(lang).somethingWrong())
       } catch (replyError) {
         logger.warn("could not tell the user something went wrong", {
           ...fields,
@@ -302,35 +328,41 @@ export function createBot(options: CreateBotOptions): NpsBot {
     outcomes.set(ctx, outcome)
   })
 
-  // Rate limit before any handler, keyed by chat: one group shares one budget.
+  /** The texts in the chat's language (one API call per chat now and then: chat-languages.ts). */
+  const textsOf = async (chatId: number, languageCode: string | undefined) =>
+    textsFor(await languages.resolve(chatId, languageCode))
+
+  // Rate limit before any handler, keyed by chat: one group shares one budget. Taps count too
+  // (each costs an API call); the notice to a tap is its answer, not a message.
   bot.use(async (ctx, next) => {
     const message = messageOf(ctx)
-    if (!message) return next()
-    const verdict = await limiter.hit(message.chatId)
+    const tap = ctx.is("callback_query") ? ctx : undefined
+    const chatId = message?.chatId ?? tap?.message?.chat.id
+    if (chatId === undefined) return next()
+    const verdict = await limiter.hit(chatId)
     if (verdict === "allowed") return next()
     outcomes.set(ctx, verdict === "limited" ? "rate_limited" : "rate_limited_silent")
     metrics?.rateLimited(verdict === "limited")
-    if (verdict === "limited") await message.send(texts.slowDown(config.rateLimit))
+    const from = message?.from ?? tap?.from
+    const t = verdict === "limited" ? await textsOf(chatId, from?.languageCode) : undefined
+    if (tap) await tap.answerCallbackQuery(t ? { text: String(t.slowDown(config.rateLimit)) } : {})
+    else if (t) await message?.send(t.slowDown(config.rateLimit))
   })
 
-  const handlers: Record<string, CommandHandler> = {
-    start: startCommand(deps),
-    link: linkCommand(deps),
-    help: helpCommand(),
-    status: statusCommand(deps),
-    profile: profileCommand(deps),
-    unlink: unlinkCommand(deps),
-  }
-  for (const { command } of COMMANDS) {
-    const handler = handlers[command]
-    if (!handler) throw new Error(`no handler for /${command}`)
-    bot.command(command, async (ctx) => {
-      outcomes.set(ctx, await handler(ctx))
+  for (const name of COMMAND_NAMES) {
+    const handler = COMMANDS[name](deps)
+    bot.command(name, async (ctx) => {
+      const t = await textsOf(ctx.chatId, ctx.from?.languageCode)
+      outcomes.set(ctx, await handler(ctx, t))
     })
   }
+  const onTap = callbackHandler(deps)
+  bot.on("callback_query", async (ctx) => {
+    outcomes.set(ctx, await onTap(ctx))
+  })
   const fallback = fallbackHandler(() => bot.info?.username)
   bot.on("message", async (ctx) => {
-    outcomes.set(ctx, await fallback(ctx))
+    outcomes.set(ctx, await fallback(ctx, () => textsOf(ctx.chatId, ctx.from?.languageCode)))
   })
   // Only reached if the boundary itself throws; keeps GramIO from console.error-ing raw errors.
   bot.onError(({ error }) => {
@@ -376,9 +408,9 @@ export function createBot(options: CreateBotOptions): NpsBot {
         api,
         logger,
         onOutcome: metrics && ((outcome, error) => metrics.delivery(outcome, error)),
-        send: (d, signal) => {
-          // Plain text exactly as accepted: no parse_mode, no entities.
-          const params = { chat_id: d.telegram_chat_id, text: d.text }
+        send: (chatId, message, signal) => {
+          // Exactly what the API handed us (text, parse_mode, buttons, options), to this chat.
+          const params = { ...message, chat_id: chatId } as SendMessageParams
           deliverySends.set(params, signal)
           return bot.api.sendMessage(params)
         },
@@ -387,6 +419,7 @@ export function createBot(options: CreateBotOptions): NpsBot {
 
   let started = false
   let stopped = false
+  let registering: Promise<void> | undefined
 
   /** getMe until Telegram answers; a refused token is final. */
   const identify = async () => {
@@ -450,15 +483,17 @@ export function createBot(options: CreateBotOptions): NpsBot {
         )
       await identify()
       if (lifecycle.signal.aborted) return
-      try {
-        await bot.api.setMyCommands({
-          commands: COMMANDS.map(({ command, description }) => ({ command, description })),
-        })
-      } catch (error) {
-        logger.warn("could not register the command menu", {
-          error: safeMessage(error),
-        })
-      }
+      // The menu and descriptions in every language; retried in the background, never fatal.
+      const registration = keepRegistering({
+        bot,
+        logger,
+        safeMessage,
+        signal: lifecycle.signal,
+        sleep,
+        backoff: options.polling?.backoff ?? { initialMs: 1_000, maxMs: 30_000 },
+      })
+      registering = registration.done
+      await registration.firstPass
       if (lifecycle.signal.aborted) return
       if (mode === "polling") {
         await deleteLeftoverWebhook()
@@ -512,6 +547,7 @@ export function createBot(options: CreateBotOptions): NpsBot {
       if (started && mode === "polling")
         await poller.confirm(dispatcher.lowestUnfinished() ?? poller.offset)
       await deliveriesStopped
+      await registering?.catch(() => {})
       logger.info("bot stopped", { drained })
     },
 

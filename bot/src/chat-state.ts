@@ -17,7 +17,9 @@ const REACHABLE: ReadonlySet<MemberStatus> = new Set(["member", "administrator",
 
 /** The chat an update is about, for log lines. */
 export const chatIdOf = (update: TelegramUpdate | undefined): number | undefined =>
-  update?.message?.chat.id ?? update?.my_chat_member?.chat.id
+  update?.message?.chat.id ??
+  update?.my_chat_member?.chat.id ??
+  update?.callback_query?.message?.chat.id
 
 const outcomeOf = (done: Outcome, result: ChatReportResult): Outcome =>
   result.kind === "ok" ? done : result.kind === "not_linked" ? `${done}_not_linked` : result.kind
@@ -28,8 +30,11 @@ export interface ChatFollower {
    * undefined for any other update (which the commands then handle).
    */
   handle(update: TelegramUpdate | undefined): Promise<Outcome | undefined>
-  /** An `onApiCall` hook: a 403 marks the chat blocked; a migration moves the link and re-sends. */
-  onApiCall(bot: Bot): Parameters<Bot["onApiCall"]>[0]
+  /**
+   * An `onApiCall` hook: a 403 marks the chat blocked; a migration moves the link and re-sends.
+   * A delivery's 403 is left to its report (`failed: blocked` marks the chat too): one record.
+   */
+  onApiCall(bot: Bot, isDelivery?: (params: unknown) => boolean): Parameters<Bot["onApiCall"]>[0]
 }
 
 export function createChatFollower({ api, logger }: { api: NpsApi; logger: Logger }): ChatFollower {
@@ -55,13 +60,14 @@ export function createChatFollower({ api, logger }: { api: NpsApi; logger: Logge
       return undefined
     },
 
-    onApiCall: (bot) => async (call, next) => {
+    onApiCall: (bot, isDelivery) => async (call, next) => {
       try {
         return await next()
       } catch (error) {
         const chatId = (call.params as { chat_id?: unknown } | undefined)?.chat_id
         if (!(error instanceof TelegramError) || typeof chatId !== "number") throw error
         if (error.code === 403) {
+          if (isDelivery?.(call.params)) throw error
           const result = await api.setBlocked(chatId, true)
           logger.info("chat unreachable", {
             chat_id: chatId,

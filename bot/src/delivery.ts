@@ -17,8 +17,25 @@ export interface SentMessage {
   chat: { id: number }
 }
 
-/** Sends one delivery's text as a plain message; rejects with what Telegram answered. */
-export type SendDelivery = (delivery: Delivery, signal: AbortSignal) => Promise<SentMessage>
+/**
+ * One message of a delivery: sendMessage's parameters without chat_id, exactly as the API hands
+ * them (INTERFACE.md: text, parse_mode, reply_markup, disable_notification, protect_content,
+ * link_preview_options). A split text is several, in order.
+ */
+export type DeliveryMessage = { text: string } & Record<string, unknown>
+
+/** The messages still to send: what the API leased, or (an older API) the plain text. */
+export const messagesOf = (d: Delivery): DeliveryMessage[] => {
+  const messages = (d as { messages?: DeliveryMessage[] }).messages
+  return messages?.length ? messages : [{ text: d.text }]
+}
+
+/** Sends one message of a delivery as given; rejects with what Telegram answered. */
+export type SendDelivery = (
+  chatId: number,
+  message: DeliveryMessage,
+  signal: AbortSignal,
+) => Promise<SentMessage>
 
 export interface DeliveryLoopOptions {
   api: Pick<NpsApi, "lease" | "report">
@@ -45,6 +62,8 @@ export interface DeliveryLoop {
   stop(): Promise<void>
   /** Deliveries leased and not yet reported. */
   readonly holding: number
+  /** While a split text is being sent to this chat: resolves after its last part. */
+  chatFree(chatId: number): Promise<void> | undefined
 }
 
 /** Handed back before a lease could expire under it: another process may take it meanwhile. */
@@ -144,19 +163,55 @@ export function createDeliveryLoop(options: DeliveryLoopOptions): DeliveryLoop {
     kick()
     if (held.size <= lowWater) freed?.()
   }
+  /** How many of each delivery's messages Telegram has accepted so far. */
+  const partsSent = new Map<number, number>()
+  const sentSoFar = (d: Delivery) => {
+    const parts = partsSent.get(d.id) ?? 0
+    return parts > 0 ? { parts_sent: parts } : {}
+  }
   const handBack = (d: Delivery) => {
     onOutcome?.("handed_back")
-    settle(d, { outcome: "retry", retry_after_seconds: 0 })
+    settle(d, { outcome: "retry", retry_after_seconds: 0, ...sentSoFar(d) })
   }
+
+  // One delivery at a time per chat, in lease order, so a split text's parts go one after
+  // another with no other delivery between them.
+  const chats = new Map<number, Promise<void>>()
+  const inTurn = (chatId: number, run: () => Promise<void>) => {
+    const previous = chats.get(chatId) ?? Promise.resolve()
+    const mine = previous.then(run)
+    chats.set(chatId, mine)
+    return mine.finally(() => {
+      if (chats.get(chatId) === mine) chats.delete(chatId)
+    })
+  }
+  // Chats a split text is being sent to, until its last part: a reply there waits (chatFree),
+  // while between whole deliveries replies still go first.
+  const splitting = new Map<number, Promise<void>>()
 
   const deliver = async (d: Delivery, expiresAt: number) => {
     // Give up waiting for a turn in time to hand it back before the lease runs out.
     const deadline = AbortSignal.timeout(Math.max(0, expiresAt - LEASE_MARGIN_MS - Date.now()))
     const signal = AbortSignal.any([stopping.signal, deadline])
     if (signal.aborted) return handBack(d)
+    const messages = messagesOf(d)
+    let parted: (() => void) | undefined
+    if (messages.length > 1)
+      splitting.set(
+        d.telegram_chat_id,
+        new Promise<void>((resolve) => {
+          parted = resolve
+        }),
+      )
     try {
-      const sent = await send(d, signal)
-      const chatId = sent.chat.id
+      let chatId = d.telegram_chat_id
+      for (const message of messages) {
+        if (signal.aborted) return handBack(d)
+        const sent = await send(chatId, message, signal)
+        // A group that became a supergroup: the rest follows the first part there.
+        chatId = sent.chat.id
+        partsSent.set(d.id, (partsSent.get(d.id) ?? 0) + 1)
+      }
       settle(d, {
         outcome: "sent",
         ...(chatId !== d.telegram_chat_id && { chat_id: chatId }),
@@ -170,7 +225,7 @@ export function createDeliveryLoop(options: DeliveryLoopOptions): DeliveryLoop {
     } catch (error) {
       // Never sent: the wait for a turn was cut short (stopping, or the lease running out).
       if (signal.aborted && !(error instanceof TelegramError)) return handBack(d)
-      const outcome = outcomeOf(error, d.attempts, retryBackoff)
+      const outcome = { ...outcomeOf(error, d.attempts, retryBackoff), ...sentSoFar(d) }
       settle(d, outcome)
       onOutcome?.(outcome.outcome, outcome.outcome === "failed" ? outcome.error : undefined)
       logger[outcome.outcome === "failed" ? "info" : "warn"]("notification not delivered", {
@@ -180,6 +235,12 @@ export function createDeliveryLoop(options: DeliveryLoopOptions): DeliveryLoop {
         ...outcome,
         reason: error instanceof TelegramError ? error.message : message(error),
       })
+    } finally {
+      partsSent.delete(d.id)
+      if (parted) {
+        splitting.delete(d.telegram_chat_id)
+        parted()
+      }
     }
   }
 
@@ -218,7 +279,9 @@ export function createDeliveryLoop(options: DeliveryLoopOptions): DeliveryLoop {
       if (deliveries.length) logger.debug("deliveries leased", { count: deliveries.length })
       for (const d of deliveries) {
         held.set(d.id, { d, leaseId, expiresAt })
-        const done: Promise<void> = deliver(d, expiresAt).finally(() => inFlight.delete(done))
+        const done: Promise<void> = inTurn(d.telegram_chat_id, () => deliver(d, expiresAt)).finally(
+          () => inFlight.delete(done),
+        )
         inFlight.add(done)
       }
     }
@@ -228,6 +291,7 @@ export function createDeliveryLoop(options: DeliveryLoopOptions): DeliveryLoop {
     get holding() {
       return held.size
     },
+    chatFree: (chatId) => splitting.get(chatId),
     start() {
       if (leasing) throw new Error("delivery loop already started")
       leasing = run().catch((error) =>

@@ -13,15 +13,19 @@
 // Paid broadcast: a message with allow_paid_broadcast skips the 30-a-second window, and every
 // message counts in a 1,000-a-second one; asked to, it refuses such messages as Telegram does
 // when the bot cannot pay (400 BALANCE_TOO_LOW).
+// Messages are checked as Telegram checks them (stand-in-messages.ts: HTML parsed by
+// stand-in-html.ts, inline keyboards, delivery options); button taps come as callback queries
+// (callbackQuery), answered with answerCallbackQuery, and editMessageText edits in place;
+// setMyCommands / setMyDescription / setMyShortDescription are kept per language_code (profile).
 import type {
   TelegramChat,
   TelegramChatMember,
   TelegramMessage,
-  TelegramMessageEntity,
   TelegramUpdate,
   TelegramUser,
 } from "@gramio/types"
 import { laneKey } from "./lane"
+import { checkMessage } from "./stand-in-messages"
 
 export type ChatType = "private" | "group" | "supergroup" | "channel"
 
@@ -156,6 +160,24 @@ export interface BotApiStandIn {
    * old id answer 400 with parameters.migrate_to_chat_id.
    */
   migrate(fromChatId: number, toChatId: number): [TelegramUpdate, TelegramUpdate]
+  /**
+   * Queues a callback_query: the user tapped a button with `data` under the bot's message
+   * `messageId` in that chat (default: the bot's latest message there). Telegram sends whatever
+   * data a client claims, so a test may forge it.
+   */
+  callbackQuery(
+    chatId: number,
+    data: string,
+    options?: { messageId?: number; from?: Partial<TelegramUser> },
+  ): TelegramUpdate
+  /** The bot's message as the chat shows it now (after edits), if it sent one with that id. */
+  botMessage(chatId: number, messageId: number): TelegramMessage | undefined
+  /** What setMyCommands / setMyDescription / setMyShortDescription last set, by language_code ("" = default). */
+  readonly profile: {
+    commands: ReadonlyMap<string, { command: string; description: string }[]>
+    description: ReadonlyMap<string, string>
+    shortDescription: ReadonlyMap<string, string>
+  }
   /** Queues any update (update_id assigned when missing). */
   enqueue(update: Omit<TelegramUpdate, "update_id"> & { update_id?: number }): TelegramUpdate
   /** Queues a message and resolves with the texts of the next `count` replies sent to that chat. */
@@ -583,17 +605,32 @@ export async function startBotApiStandIn(options: StandInOptions = {}): Promise<
     return { id, is_bot: false, first_name: "Test", username: `user${id}`, ...from }
   }
 
-  const validEntities = (text: string, entities: unknown): boolean =>
-    entities === undefined ||
-    (Array.isArray(entities) &&
-      entities.every(
-        (e: TelegramMessageEntity) =>
-          Number.isInteger(e.offset) &&
-          Number.isInteger(e.length) &&
-          e.offset >= 0 &&
-          e.length > 0 &&
-          e.offset + e.length <= text.length,
-      ))
+  // The bot's own messages as the chats show them (edits applied): what a callback_query carries.
+  const botMessages = new Map<string, TelegramMessage>()
+  // Callback queries sent to the bot, by id: answered yet?
+  const callbackQueries = new Map<string, { answered: boolean }>()
+  let nextCallbackId = 1
+  const profile = {
+    commands: new Map<string, { command: string; description: string }[]>(),
+    description: new Map<string, string>(),
+    shortDescription: new Map<string, string>(),
+  }
+  /** A language_code as Telegram takes it: empty (the default) or two letters. */
+  const languageOf = (params: Record<string, unknown>) => {
+    const code = params.language_code ?? ""
+    return typeof code === "string" && /^([a-z]{2})?$/.test(code) ? code : undefined
+  }
+  const describe =
+    (store: Map<string, string>, field: string, max: number, tooLong: string) =>
+    (params: Record<string, unknown>) => {
+      const language = languageOf(params)
+      if (language === undefined) return apiError(400, "Bad Request: LANGUAGE_CODE_INVALID")
+      const value = params[field] ?? ""
+      if (typeof value !== "string") return apiError(400, `Bad Request: ${tooLong}`)
+      if (value.length > max) return apiError(400, `Bad Request: ${tooLong}`)
+      store.set(language, value)
+      return ok(true)
+    }
 
   const handlers: Record<
     string,
@@ -665,33 +702,83 @@ export async function startBotApiStandIn(options: StandInOptions = {}): Promise<
             c.description.length >= 1 &&
             c.description.length <= 256,
         )
-      return valid ? ok(true) : apiError(400, "Bad Request: BOT_COMMAND_INVALID")
+      const language = languageOf(params)
+      if (language === undefined) return apiError(400, "Bad Request: LANGUAGE_CODE_INVALID")
+      if (!valid) return apiError(400, "Bad Request: BOT_COMMAND_INVALID")
+      profile.commands.set(language, commands)
+      return ok(true)
+    },
+    setMyDescription: describe(profile.description, "description", 512, "BOT_DESCRIPTION_INVALID"),
+    setMyShortDescription: describe(
+      profile.shortDescription,
+      "short_description",
+      120,
+      "BOT_SHORT_DESCRIPTION_INVALID",
+    ),
+    answerCallbackQuery: (params) => {
+      const query = callbackQueries.get(String(params.callback_query_id))
+      if (!query || query.answered)
+        return apiError(
+          400,
+          "Bad Request: query is too old and response timeout expired or query ID is invalid",
+        )
+      const text = params.text
+      if (text !== undefined && (typeof text !== "string" || text.length > 200))
+        return apiError(400, "Bad Request: MESSAGE_TOO_LONG")
+      query.answered = true
+      return ok(true)
+    },
+    editMessageText: (params) => {
+      const chatId = Number(params.chat_id)
+      const refused = refusal(chatId)
+      if (refused) return refused
+      const key = `${chatId}:${Number(params.message_id)}`
+      const current = botMessages.get(key)
+      if (!current || messages.get(key)?.deleted)
+        return apiError(400, "Bad Request: message to edit not found")
+      const checked = checkMessage(params)
+      if (!checked.ok) return apiError(400, checked.description)
+      const edited: TelegramMessage = {
+        ...current,
+        text: checked.text,
+        edit_date: Math.floor(Date.now() / 1000),
+      }
+      delete edited.entities
+      delete edited.reply_markup
+      if (checked.entities) edited.entities = checked.entities
+      if (checked.replyMarkup) edited.reply_markup = checked.replyMarkup
+      if (
+        edited.text === current.text &&
+        JSON.stringify(edited.entities) === JSON.stringify(current.entities) &&
+        JSON.stringify(edited.reply_markup) === JSON.stringify(current.reply_markup)
+      )
+        return apiError(
+          400,
+          "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
+        )
+      botMessages.set(key, edited)
+      return ok(edited)
     },
     sendMessage: (params) => {
       const chatId = Number(params.chat_id)
-      const text = params.text
       if (!Number.isFinite(chatId)) return apiError(400, "Bad Request: chat not found")
       const refused = refusal(chatId)
       if (refused) return refused
-      if (typeof text !== "string" || text.trim() === "")
-        return apiError(400, "Bad Request: message text is empty")
-      if (text.length > 4096) return apiError(400, "Bad Request: message is too long")
-      // The bot must never rely on markup parsing; real Telegram rejects unescaped MarkdownV2.
-      if (params.parse_mode !== undefined)
-        return apiError(400, "Bad Request: can't parse entities: parse_mode is not allowed here")
-      if (!validEntities(text, params.entities))
-        return apiError(400, "Bad Request: can't parse entities: entity out of range")
+      const checked = checkMessage(params)
+      if (!checked.ok) return apiError(400, checked.description)
       const { telegramChat } = chatOf(chatId)
       const message: TelegramMessage = {
         message_id: nextMessageId++,
         from: botInfo,
         chat: telegramChat,
         date: Math.floor(Date.now() / 1000),
-        text,
-        ...(Array.isArray(params.entities) && {
-          entities: params.entities as TelegramMessageEntity[],
+        text: checked.text,
+        ...(checked.entities && { entities: checked.entities }),
+        ...(checked.replyMarkup && {
+          reply_markup: checked.replyMarkup,
         }),
       }
+      botMessages.set(`${chatId}:${message.message_id}`, message)
       messages.set(`${chatId}:${message.message_id}`, { deleted: false, fromBot: true })
       return ok(message)
     },
@@ -868,6 +955,31 @@ export async function startBotApiStandIn(options: StandInOptions = {}): Promise<
         service(newChat, { migrate_from_chat_id: fromChatId }),
       ]
     },
+
+    callbackQuery(chatId, data, { messageId, from } = {}) {
+      const { chat } = chatOf(chatId)
+      const mine = [...botMessages.values()].filter((m) => m.chat.id === chatId)
+      const message =
+        messageId === undefined ? mine.at(-1) : botMessages.get(`${chatId}:${messageId}`)
+      if (!message) throw new Error(`stand-in: no message of the bot in chat ${chatId} to tap`)
+      const id = String(nextCallbackId++)
+      callbackQueries.set(id, { answered: false })
+      return standIn.enqueue({
+        callback_query: {
+          id,
+          from: sender(chatId, chat.type, from),
+          message,
+          chat_instance: `ci${chatId}`,
+          data,
+        },
+      })
+    },
+
+    botMessage(chatId, messageId) {
+      return botMessages.get(`${chatId}:${messageId}`)
+    },
+
+    profile,
 
     message(chatId, text, messageOptions = {}) {
       return standIn.enqueue(standIn.draft(chatId, text, messageOptions))

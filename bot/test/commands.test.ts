@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import type { Logger } from "@nps/log"
 import { createApiClient, type NpsApi } from "../src/api-client"
 import { KEY_FORMAT } from "../src/commands/link"
+import { COMMAND_NAMES } from "../src/commands/names"
 import { type BotApiStandIn, startBotApiStandIn } from "../src/stand-in"
 import {
   DB_TIMEOUT,
@@ -78,6 +79,9 @@ for (const driver of drivers()) {
           },
           lease: inner.lease,
           report: inner.report,
+          preferences: inner.preferences,
+          updatePreferences: inner.updatePreferences,
+          reportLanguageCode: inner.reportLanguageCode,
         }
       }
       h = await startHarness({ apiFactory: recording, ...options })
@@ -159,8 +163,7 @@ for (const driver of drivers()) {
     test("/help lists every command (seed 13)", async () => {
       await start()
       const [reply] = await h.standIn.say(privateChat(), "/help")
-      for (const command of ["/start", "/link", "/help", "/status", "/profile", "/unlink"])
-        expect(reply).toContain(command)
+      for (const command of COMMAND_NAMES) expect(reply).toContain(`/${command}`)
       const menu = h.standIn.calls.find((c) => c.method === "setMyCommands")
       expect(menu?.params.commands.map((c: { command: string }) => c.command)).toEqual([
         "start",
@@ -169,6 +172,9 @@ for (const driver of drivers()) {
         "status",
         "profile",
         "unlink",
+        "settings",
+        "timezone",
+        "language",
       ])
     })
 

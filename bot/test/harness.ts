@@ -149,6 +149,9 @@ export function unreachableApi(): NpsApi {
     migrate: down,
     lease: down,
     report: down,
+    preferences: down,
+    updatePreferences: down,
+    reportLanguageCode: down,
   }
 }
 

@@ -47,10 +47,12 @@ describe("polling", () => {
     h = await startHarness({ start: false })
     const longPoll = h.standIn.waitForRequest("getUpdates", (p) => p.timeout === 30)
     await h.nps.start()
-    expect(await longPoll).toMatchObject({ allowed_updates: ["message", "my_chat_member"] })
+    expect(await longPoll).toMatchObject({
+      allowed_updates: ["message", "my_chat_member", "callback_query"],
+    })
     const first = h.standIn.calls.find((c) => c.method === "getUpdates")
     expect(first?.params).toMatchObject({
-      allowed_updates: ["message", "my_chat_member"],
+      allowed_updates: ["message", "my_chat_member", "callback_query"],
       timeout: 0,
     })
     expect(h.standIn.calls.find((c) => c.method === "setMyCommands")?.status).toBe(200)

@@ -51,7 +51,7 @@ describe("webhook mode", () => {
     expect(call?.params).toMatchObject({
       url: replica.url,
       secret_token: WEBHOOK_SECRET,
-      allowed_updates: ["message", "my_chat_member"],
+      allowed_updates: ["message", "my_chat_member", "callback_query"],
       drop_pending_updates: false,
     })
     expect(standIn.calls.some((c) => c.method === "getUpdates")).toBe(false)

@@ -6,6 +6,7 @@ import {
   date,
   index,
   integer,
+  jsonb,
   pgTable,
   serial,
   text,
@@ -97,6 +98,8 @@ export const telegramLinks = pgTable(
      * group); null while it can. Kept apart from is_active: unblocking restores the link as it was.
      */
     blockedAt: timestamp("blocked_at", { withTimezone: true }),
+    /** The Telegram user's language_code the bot last saw here (IETF tag, e.g. "ru" or "pt-br"). */
+    languageCode: varchar("language_code", { length: 35 }),
   },
   (t) => [index("idx_telegram_links_user_id").on(t.userId)],
 )
@@ -147,11 +150,26 @@ export const notifications = pgTable(
     createdAt: createdAt(),
     /** When it reached a final status (0006): retention counts from here. */
     finishedAt: timestamp("finished_at", { withTimezone: true }),
+    /**
+     * The Bot API sendMessage parameters of each part, per language ("en" is `text`, then each
+     * translation), fixed at acceptance; null: plain `text` in one message (the common case).
+     */
+    messages: jsonb("messages").$type<Record<string, unknown[]>>(),
+    /** What a user can switch off in their preferences. */
+    category: varchar("category", { length: 32 }).notNull().default("general"),
+    /** normal | high (high goes through quiet hours and a mute, not a category switched off) */
+    priority: varchar("priority", { length: 8 }).notNull().default("normal"),
+    /** Nothing is sent before it (status scheduled until then). */
+    sendAt: timestamp("send_at", { withTimezone: true }),
+    /** A delivery not sent by then fails with `expired`. */
+    expiresAt: timestamp("expires_at", { withTimezone: true }),
   },
   (t) => [
     uniqueIndex("uq_notifications_sender_idempotency_key").on(t.createdBy, t.idempotencyKey),
     index("idx_notifications_user_id").on(t.userId),
     index("idx_notifications_finished_at").on(t.finishedAt).where(sql`${t.finishedAt} is not null`),
+    // Scheduled notifications whose send_at passed become queued: found without a scan.
+    index("idx_notifications_scheduled").on(t.sendAt).where(sql`${t.status} = 'scheduled'`),
   ],
 )
 
@@ -164,9 +182,9 @@ export const notificationDeliveries = pgTable(
       .notNull()
       .references(() => notifications.id, { onDelete: "cascade" }),
     telegramChatId: bigint("telegram_chat_id", { mode: "number" }).notNull(),
-    /** queued | sent | failed */
+    /** queued | sent | failed | skipped */
     status: varchar("status", { length: 16 }).notNull().default("queued"),
-    /** Why it failed: blocked | chat_not_found | rejected. */
+    /** Why it failed: blocked | chat_not_found | rejected | expired; skipped: muted. */
     error: varchar("error", { length: 32 }),
     /** Times it was leased. */
     attempts: integer("attempts").notNull().default(0),
@@ -176,6 +194,18 @@ export const notificationDeliveries = pgTable(
     /** The lease holder's time is up: another bot process may take it. */
     leasedUntil: timestamp("leased_until", { withTimezone: true }),
     sentAt: timestamp("sent_at", { withTimezone: true }),
+    /** Parts of a split message Telegram accepted so far: a retry sends only the rest. */
+    partsSent: integer("parts_sent").notNull().default(0),
+    /** en | ru | es: the version it goes in, fixed when first leased. */
+    language: varchar("language", { length: 2 }),
+    /**
+     * Waiting, not due before this (send_at, or the end of the user's quiet hours); cleared once
+     * that time comes. Unlike available_at (a retry's backoff), a held delivery does not hold up
+     * its chat's later ones, and the lease's index leaves held ones out.
+     */
+    holdUntil: timestamp("hold_until", { withTimezone: true }),
+    /** The notification's expires_at, here so the expiry sweep finds due ones by index. */
+    expiresAt: timestamp("expires_at", { withTimezone: true }),
   },
   (t) => [
     index("idx_notification_deliveries_notification_id").on(t.notificationId),
@@ -184,6 +214,17 @@ export const notificationDeliveries = pgTable(
     index("idx_notification_deliveries_queued_chat")
       .on(t.telegramChatId, t.id)
       .where(sql`${t.status} = 'queued'`),
+    // The lease's scan: queued and not held, oldest first.
+    index("idx_notification_deliveries_due")
+      .on(t.id)
+      .where(sql`${t.status} = 'queued' and ${t.holdUntil} is null`),
+    // Held ones whose time came are released (hold_until cleared) in small batches.
+    index("idx_notification_deliveries_held")
+      .on(t.holdUntil, t.id)
+      .where(sql`${t.status} = 'queued' and ${t.holdUntil} is not null`),
+    index("idx_notification_deliveries_expiring")
+      .on(t.expiresAt)
+      .where(sql`${t.status} = 'queued' and ${t.expiresAt} is not null`),
   ],
 )
 
@@ -237,3 +278,21 @@ export const webhookMessages = pgTable(
     index("idx_webhook_messages_pending").on(t.availableAt).where(sql`${t.status} = 'pending'`),
   ],
 )
+// What each user lets through (issue 17). No row: the defaults (UTC, no quiet hours, nothing
+// muted, every category on, the language of the chat's Telegram client).
+export const userPreferences = pgTable("user_preferences", {
+  userId: varchar("user_id", { length: 36 })
+    .primaryKey()
+    .references(() => users.id, { onDelete: "cascade" }),
+  mutedUntil: timestamp("muted_until", { withTimezone: true }),
+  /** IANA zone, as Intl names it. */
+  timeZone: varchar("time_zone", { length: 64 }).notNull().default("UTC"),
+  /** Quiet hours, "HH:MM" local time; both null or both set. */
+  quietStart: varchar("quiet_start", { length: 5 }),
+  quietEnd: varchar("quiet_end", { length: 5 }),
+  /** category → on/off: every category set or received (general is always listed). */
+  categories: jsonb("categories").$type<Record<string, boolean>>().notNull().default({}),
+  /** en | ru | es; null: the chat's Telegram language. */
+  language: varchar("language", { length: 2 }),
+  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+})

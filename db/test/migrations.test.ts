@@ -62,6 +62,7 @@ for (const driver of drivers()) {
         "readings",
         "telegram_link_tokens",
         "telegram_links",
+        "user_preferences",
         "users",
         "webhook_endpoints",
         "webhook_messages",

@@ -2,26 +2,46 @@
 import type { Logger } from "@nps/log"
 import type { Bot, ContextType } from "gramio"
 import type { Failure, NpsApi } from "../api-client"
-import { type Reply, texts } from "../texts"
+import { type Reply, type Texts, textsFor } from "../i18n"
+import type { ChatLanguages } from "../i18n/chat-languages"
 
 /** GramIO's message context as `.command()` hands it over: `args` is the text after the command. */
 export type CommandContext = ContextType<Bot, "message"> & { args: string | null }
 
+/** What a reply may carry besides its text (the /settings buttons). */
+export type SendOptions = Parameters<CommandContext["send"]>[1]
+
 /** A short word for the log line of each update ("linked", "not_linked", …). */
 export type Outcome = string
 
-export type CommandHandler = (ctx: CommandContext) => Promise<Outcome>
+/** A command's handler: `t` holds the chat's language's texts. */
+export type CommandHandler = (ctx: CommandContext, t: Texts) => Promise<Outcome>
 
 export interface CommandDeps {
   api: NpsApi
   logger: Logger
+  languages: ChatLanguages
+  /** Milliseconds clock (mute times). */
+  now?: () => number
+}
+
+/**
+ * The chat was just linked: tell the API its language_code now (deliveries may come before the
+ * next update) and answer in the linked user's own language.
+ */
+export async function textsAfterLink(deps: CommandDeps, ctx: CommandContext): Promise<Texts> {
+  deps.languages.forget(ctx.chatId)
+  return textsFor(await deps.languages.resolve(ctx.chatId, ctx.from?.languageCode))
 }
 
 /** Replies for API results that are not specific to one command. */
-export function failureReply(kind: "unavailable" | "error"): { reply: Reply; outcome: Outcome } {
+export function failureReply(
+  kind: "unavailable" | "error",
+  t: Texts,
+): { reply: Reply; outcome: Outcome } {
   return kind === "unavailable"
-    ? { reply: texts.unavailable(), outcome: "api_unavailable" }
-    : { reply: texts.somethingWrong(), outcome: "api_error" }
+    ? { reply: t.unavailable(), outcome: "api_unavailable" }
+    : { reply: t.somethingWrong(), outcome: "api_error" }
 }
 
 /**
@@ -30,15 +50,16 @@ export function failureReply(kind: "unavailable" | "error"): { reply: Reply; out
  */
 export async function replyForLinkedChat<Ok extends { kind: "ok" }>(
   ctx: CommandContext,
+  t: Texts,
   result: Ok | { kind: "not_linked" } | Failure,
-  onOk: (result: Ok) => { reply: Reply; outcome: Outcome },
+  onOk: (result: Ok) => { reply: Reply; outcome: Outcome; options?: SendOptions },
 ): Promise<Outcome> {
-  const { reply, outcome } =
+  const { reply, outcome, options }: { reply: Reply; outcome: Outcome; options?: SendOptions } =
     result.kind === "ok"
       ? onOk(result as Ok)
       : result.kind === "not_linked"
-        ? { reply: texts.notLinked(), outcome: "not_linked" }
-        : failureReply(result.kind)
-  await ctx.send(reply)
+        ? { reply: t.notLinked(), outcome: "not_linked" }
+        : failureReply(result.kind, t)
+  await ctx.send(reply, options)
   return outcome
 }

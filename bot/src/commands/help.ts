@@ -1,7 +1,6 @@
-import { texts } from "../texts"
 import type { CommandHandler } from "./context"
 
-export const helpCommand = (): CommandHandler => async (ctx) => {
-  await ctx.send(texts.help())
+export const helpCommand = (): CommandHandler => async (ctx, t) => {
+  await ctx.send(t.help())
   return "helped"
 }

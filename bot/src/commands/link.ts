@@ -3,8 +3,15 @@
 // contains it. Each update gets exactly one reply (warnings are joined into it).
 import type { Logger } from "@nps/log"
 import { TelegramError } from "gramio"
-import { type Reply, texts, withWarning } from "../texts"
-import { type CommandContext, type CommandDeps, type CommandHandler, failureReply } from "./context"
+import type { Reply } from "../i18n"
+import { withWarning } from "../i18n/views"
+import {
+  type CommandContext,
+  type CommandDeps,
+  type CommandHandler,
+  failureReply,
+  textsAfterLink,
+} from "./context"
 
 /** URL-safe base64 alphabet, 20–100 characters (seed Phase 6); `nps_` keys pass. */
 export const KEY_FORMAT = /^[A-Za-z0-9_-]{20,100}$/
@@ -29,22 +36,23 @@ async function deleteKeyMessage(ctx: CommandContext, logger: Logger): Promise<bo
 }
 
 export const linkCommand =
-  ({ api, logger }: CommandDeps): CommandHandler =>
-  async (ctx) => {
+  (deps: CommandDeps): CommandHandler =>
+  async (ctx, t) => {
+    const { api, logger } = deps
     const deleted = await deleteKeyMessage(ctx, logger)
     const key = ctx.args?.split(/\s+/)[0] || undefined
     const respond = async (reply: Reply, outcome: string) => {
-      const warning = key && !deleted ? texts.notDeleted() : undefined
+      const warning = key && !deleted ? t.notDeleted() : undefined
       await ctx.send(withWarning(warning, reply))
       return deleted ? outcome : `${outcome}+not_deleted`
     }
 
     if (ctx.chatType !== "private") {
-      const exposed = key && deleted ? texts.keyExposedInGroup() : undefined
-      return respond(withWarning(exposed, texts.privateOnly()), "refused_not_private")
+      const exposed = key && deleted ? t.keyExposedInGroup() : undefined
+      return respond(withWarning(exposed, t.privateOnly()), "refused_not_private")
     }
-    if (!key) return respond(texts.linkUsage(), "usage")
-    if (!KEY_FORMAT.test(key)) return respond(texts.linkInvalid(), "malformed_key")
+    if (!key) return respond(t.linkUsage(), "usage")
+    if (!KEY_FORMAT.test(key)) return respond(t.linkInvalid(), "malformed_key")
 
     const result = await api.link({
       chatId: ctx.chatId,
@@ -53,15 +61,15 @@ export const linkCommand =
     })
     switch (result.kind) {
       case "ok":
-        return respond(texts.linked(result.account.username), "linked")
+        return respond((await textsAfterLink(deps, ctx)).linked(result.account.username), "linked")
       case "invalid_key":
-        return respond(texts.linkInvalid(), "invalid_key")
+        return respond(t.linkInvalid(), "invalid_key")
       case "inactive_user":
-        return respond(texts.linkInactive(), "inactive_user")
+        return respond(t.linkInactive(), "inactive_user")
       case "throttled":
-        return respond(texts.linkThrottled(), "throttled")
+        return respond(t.linkThrottled(), "throttled")
       default: {
-        const { reply, outcome } = failureReply(result.kind)
+        const { reply, outcome } = failureReply(result.kind, t)
         return respond(reply, outcome)
       }
     }

@@ -1,11 +1,10 @@
-import { texts } from "../texts"
 import { type CommandDeps, type CommandHandler, replyForLinkedChat } from "./context"
 
 export const profileCommand =
   ({ api }: CommandDeps): CommandHandler =>
-  async (ctx) =>
-    replyForLinkedChat(ctx, await api.profiles(ctx.chatId), ({ profiles }) =>
+  async (ctx, t) =>
+    replyForLinkedChat(ctx, t, await api.profiles(ctx.chatId), ({ profiles }) =>
       profiles.length > 0
-        ? { reply: texts.profiles(profiles), outcome: "profiles" }
-        : { reply: texts.noProfiles(), outcome: "no_profiles" },
+        ? { reply: t.profiles(profiles), outcome: "profiles" }
+        : { reply: t.noProfiles(), outcome: "no_profiles" },
     )

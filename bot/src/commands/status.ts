@@ -1,10 +1,9 @@
-import { texts } from "../texts"
 import { type CommandDeps, type CommandHandler, replyForLinkedChat } from "./context"
 
 export const statusCommand =
   ({ api }: CommandDeps): CommandHandler =>
-  async (ctx) =>
-    replyForLinkedChat(ctx, await api.status(ctx.chatId), ({ status }) => ({
-      reply: texts.status(status),
+  async (ctx, t) =>
+    replyForLinkedChat(ctx, t, await api.status(ctx.chatId), ({ status }) => ({
+      reply: t.status(status),
       outcome: "linked",
     }))

@@ -1,10 +1,10 @@
-import { texts } from "../texts"
 import { type CommandDeps, type CommandHandler, replyForLinkedChat } from "./context"
 
 export const unlinkCommand =
-  ({ api }: CommandDeps): CommandHandler =>
-  async (ctx) =>
-    replyForLinkedChat(ctx, await api.unlink(ctx.chatId), () => ({
-      reply: texts.unlinked(),
-      outcome: "unlinked",
-    }))
+  ({ api, languages }: CommandDeps): CommandHandler =>
+  async (ctx, t) =>
+    replyForLinkedChat(ctx, t, await api.unlink(ctx.chatId), () => {
+      // The chat's language is its Telegram client's again, not the former user's choice.
+      languages.forget(ctx.chatId)
+      return { reply: t.unlinked(), outcome: "unlinked" }
+    })

@@ -32,6 +32,7 @@ export async function acceptNotification(
       userId: body.user_id,
       text: body.text,
       idempotencyKey: body.idempotency_key,
+      options: body,
     },
     principal,
     deps.now(),

@@ -3,6 +3,7 @@ import { authPlugin } from "../../auth"
 import type { Deps } from "../../context"
 import { answers } from "../../docs"
 import { acceptNotification } from "./accept"
+import { leaseDeliveries } from "./lease"
 import {
   AcceptedNotification,
   Lease,
@@ -13,7 +14,7 @@ import {
   ReportRequest,
   ReportResult,
 } from "./model"
-import { getNotification, leaseDeliveries, nextDueInMs, reportDeliveries } from "./service"
+import { getNotification, nextDueInMs, reportDeliveries } from "./service"
 import type { Wakeup } from "./wakeup"
 
 export interface DeliveryOptions {
@@ -50,17 +51,20 @@ export const notificationRoutes = (deps: Deps, options: DeliveryOptions) => {
           409: answers(
             "The idempotency_key was already used with another body (idempotency_key_reused)",
           ),
+          422: answers(
+            "A field fails the schema or its rules, the message naming it (validation_error), or the HTML is not what Telegram parses (invalid_html, with the first problem and its character offset)",
+          ),
         },
         detail: {
           summary: "Send a notification to a user's Telegram chats",
           description:
-            "202: accepted, durably; the bot sends the text exactly as given (plain text) to each of the user's active, unblocked linked chats, within Telegram's limits and in acceptance order per chat. No such chat: status `undeliverable`. With `idempotency_key`, a retry with the same body answers 200 and the same notification (nothing is sent twice); another body under that key is a 409. Follow it with GET /api/telegram/notifications/{id}.",
+            "202: accepted, durably; the bot sends it to each of the user's active, unblocked linked chats, within Telegram's limits and in acceptance order per chat. No such chat: status `undeliverable`. Optional: `format` (text or html, checked: 422 `invalid_html` names the first problem and its offset), `buttons`, `silent`, `protect_content`, `link_preview`, `split` (up to 32768, sent as parts), `category` and `priority` (weighed against the user's preferences when each delivery comes due), `send_at` (status `scheduled` until then), `expires_at` (unsent by then: `failed`, `expired`), `translations` (ru, es: each chat gets its language's). Lengths count UTF-16 units of the visible text, as Telegram does. With `idempotency_key`, a retry with the same body (every field) answers 200 and the same notification (nothing is sent twice); another body under that key is a 409. Follow it with GET /api/telegram/notifications/{id}.",
         },
       },
     )
     .get(
       "/notifications/:id",
-      ({ params, principal }) => getNotification(deps.db, params.id, principal),
+      ({ params, principal }) => getNotification(deps.db, params.id, principal, deps.now()),
       {
         auth: "telegram:notify",
         params: NotificationIdParams,
@@ -72,7 +76,7 @@ export const notificationRoutes = (deps: Deps, options: DeliveryOptions) => {
         detail: {
           summary: "A notification and each delivery's status",
           description:
-            "Deliveries go `queued` → `sent`, or `failed` with `error`: `blocked` (the user blocked the bot; the chat is marked blocked), `chat_not_found`, `rejected`. A sender sees its own notifications; an admin sees all.",
+            "Status: `scheduled` before `send_at`, `queued` while any delivery is, then `sent`, `partial`, `failed` or `skipped` (every delivery skipped by the user's preferences). Deliveries go `queued` → `sent`, or `failed` with `error`: `blocked` (the user blocked the bot; the chat is marked blocked), `chat_not_found`, `rejected`, `expired`; or `skipped` with `muted`. `language`: the version each went in. A sender sees its own notifications; an admin sees all.",
         },
       },
     )
@@ -107,7 +111,7 @@ export const notificationRoutes = (deps: Deps, options: DeliveryOptions) => {
         response: { 200: Lease },
         detail: {
           summary: "Lease due deliveries to send (the bot's long poll)",
-          description: `At most one per chat, each its chat's oldest queued delivery, so one chat's messages go out in acceptance order however many bot processes lease. When none is due, waits up to \`wait_seconds\` for one (woken by new notifications and settled deliveries). Report each with POST /api/telegram/deliveries/report before \`lease_expires_at\`; after it, unreported deliveries are leased again.`,
+          description: `At most one per chat, each its chat's oldest queued delivery, so one chat's messages go out in acceptance order however many bot processes lease. Send each delivery's \`messages\` in order (plus chat_id), nothing else to that chat in between. The user's preferences are applied here: a delivery for a category switched off, or muted (normal priority), ends \`skipped\`; one in quiet hours (normal priority) waits until they end; expired ones end \`failed\`. When none is due, waits up to \`wait_seconds\` for one (woken by new notifications and settled deliveries). Report each with POST /api/telegram/deliveries/report before \`lease_expires_at\`; after it, unreported deliveries are leased again.`,
         },
       },
     )
@@ -123,6 +127,7 @@ export const notificationRoutes = (deps: Deps, options: DeliveryOptions) => {
             retryAfterSeconds: r.retry_after_seconds,
             error: r.error,
             chatId: r.chat_id,
+            partsSent: r.parts_sent,
           })),
           deps.now(),
         )
@@ -136,7 +141,7 @@ export const notificationRoutes = (deps: Deps, options: DeliveryOptions) => {
         detail: {
           summary: "Report what became of leased deliveries",
           description:
-            "`sent`; `retry` after `retry_after_seconds` (Telegram's retry_after, a backoff, or 0 to hand a delivery back); `failed` with `error`: `blocked` also marks the chat blocked, and `blocked` or `chat_not_found` fails the chat's other queued deliveries. Results for a lease that expired (the delivery was leased again) are ignored and counted as `stale`.",
+            "`sent`; `retry` after `retry_after_seconds` (Telegram's retry_after, a backoff, or 0 to hand a delivery back), with `parts_sent` when some of its messages were accepted (the next lease hands only the rest); `failed` with `error`: `blocked` also marks the chat blocked, and `blocked` or `chat_not_found` fails the chat's other queued deliveries. Results for a lease that expired (the delivery was leased again) are ignored and counted as `stale`.",
         },
       },
     )

@@ -2,32 +2,47 @@
 // transaction), leased to the bot in per-chat acceptance order, and settled by its reports.
 // The queue is two plain tables: the bot never touches the database, and pg-boss and
 // graphile-worker need node-postgres and run no worker we could use here (see docs/notifications-basics.md).
-import { type Db, notificationDeliveries, notifications, telegramLinks, users } from "@nps/db"
-import { and, asc, eq, inArray, isNull, lt, lte, notExists, or, sql } from "drizzle-orm"
-import { alias } from "drizzle-orm/pg-core"
+import {
+  type Db,
+  notificationDeliveries,
+  notifications,
+  telegramLinks,
+  userPreferences,
+  users,
+} from "@nps/db"
+import { and, asc, eq, isNotNull, isNull, lte, or, sql } from "drizzle-orm"
 import type { Static } from "elysia"
 import type { Principal } from "../../auth"
 import { ApiError, notFound } from "../../errors"
-import { enqueueFinished } from "../webhooks/outbox"
+import { DEFAULT_CATEGORY, type Language } from "../preferences/model"
+import { MAX_CATEGORIES } from "../preferences/service"
+import { chatHead } from "./lease"
 import type { AcceptedNotification, NotificationView } from "./model"
+import { prepareNotification, type RichOptions } from "./prepare"
+import { finishNotifications, isQueued, settleDue } from "./status"
 
 /** Postgres NOTIFY channel: "deliveries may be due", a wake-up call for waiting leases. */
 export const DELIVERIES_CHANNEL = "nps_deliveries"
 
-export type DeliveryError = "blocked" | "chat_not_found" | "rejected"
+export type DeliveryError = "blocked" | "chat_not_found" | "rejected" | "expired" | "muted"
 
 export interface NotificationInput {
   username?: string | undefined
   userId?: string | undefined
   text: string
   idempotencyKey?: string | undefined
+  /** format, buttons, split, category, send_at, translations…: all optional. */
+  options?: RichOptions | undefined
 }
 
 const d = notificationDeliveries
-const earlier = alias(notificationDeliveries, "earlier")
 
-const requestHash = (userId: string, text: string) =>
-  new Bun.CryptoHasher("sha256").update(`${userId}\n${text}`).digest("hex")
+// Every field counts; a request without options hashes as it did before they existed, so a retry
+// across the upgrade still finds its notification.
+const requestHash = (userId: string, text: string, canonical: string) =>
+  new Bun.CryptoHasher("sha256")
+    .update(`${userId}\n${text}${canonical ? `\n${canonical}` : ""}`)
+    .digest("hex")
 
 const iso = (date: Date | null) => (date ? date.toISOString() : null)
 
@@ -38,6 +53,7 @@ async function deliveriesOf(db: Db, notificationId: string) {
       status: d.status,
       sentAt: d.sentAt,
       error: d.error,
+      language: d.language,
     })
     .from(d)
     .where(eq(d.notificationId, notificationId))
@@ -61,6 +77,24 @@ async function accepted(db: Db, notification: { id: string; status: string }): P
   }
 }
 
+/**
+ * The user's preferences list every category they received, so they can switch it off: a new
+ * one is added (on). Written only when new; `general` is always listed anyway.
+ */
+async function noteCategory(tx: Db, userId: string, category: string) {
+  if (category === DEFAULT_CATEGORY) return
+  const entry = JSON.stringify({ [category]: true })
+  await tx
+    .insert(userPreferences)
+    .values({ userId, categories: { [category]: true } })
+    .onConflictDoUpdate({
+      target: userPreferences.userId,
+      set: { categories: sql`${entry}::jsonb || ${userPreferences.categories}` },
+      setWhere: sql`not jsonb_exists(${userPreferences.categories}, ${category})
+        and (select count(*) from jsonb_object_keys(${userPreferences.categories})) < ${MAX_CATEGORIES}`,
+    })
+}
+
 const recipientNotFound = () => notFound("user_not_found", "No such user")
 
 /**
@@ -77,6 +111,8 @@ export function createNotification(
   sender: { userId: string } | null,
   now: Date,
 ): Promise<{ created: boolean; notification: Accepted }> {
+  // Checked before the database is asked anything: a bad request costs no transaction.
+  const prepared = prepareNotification(input.text, input.options ?? {}, now)
   return db.transaction(async (txn) => {
     const tx = txn as unknown as Db
     const [user] = await tx
@@ -86,7 +122,7 @@ export function createNotification(
       .limit(1)
     if (!user) throw recipientNotFound()
     if (!user.isActive) throw notFound("user_inactive", "That user is deactivated")
-    const hash = requestHash(user.id, input.text)
+    const hash = requestHash(user.id, input.text, prepared.canonical)
 
     const replay = async () => {
       const [previous] = await tx
@@ -130,7 +166,13 @@ export function createNotification(
       .values({
         userId: user.id,
         text: input.text,
-        status: chats ? "queued" : "undeliverable",
+        messages: prepared.messages,
+        category: prepared.category,
+        priority: prepared.priority,
+        sendAt: prepared.sendAt,
+        expiresAt: prepared.expiresAt,
+        // Computed below from the deliveries, like every later status.
+        status: "queued",
         idempotencyKey: input.idempotencyKey ?? null,
         requestHash: hash,
         createdBy: sender?.userId ?? null,
@@ -147,20 +189,38 @@ export function createNotification(
     if (chats) {
       // One set-based statement, whatever the number of chats: a row of parameters per chat
       // overflowed the protocol's 65,535 parameters at 21,845 chats. Link order is id order.
+      const holdUntil = prepared.sendAt?.toISOString() ?? null
+      const expiresAt = prepared.expiresAt?.toISOString() ?? null
       await tx.execute(sql`
-        insert into ${d} (${sql.identifier(d.notificationId.name)}, ${sql.identifier(d.telegramChatId.name)}, ${sql.identifier(d.availableAt.name)})
-        select ${notification.id}, ${telegramLinks.telegramChatId}, ${now.toISOString()}::timestamptz
+        insert into ${d} (${sql.identifier(d.notificationId.name)}, ${sql.identifier(d.telegramChatId.name)}, ${sql.identifier(d.availableAt.name)}, ${sql.identifier(d.holdUntil.name)}, ${sql.identifier(d.expiresAt.name)})
+        select ${notification.id}, ${telegramLinks.telegramChatId}, ${now.toISOString()}::timestamptz, ${holdUntil}::timestamptz, ${expiresAt}::timestamptz
         from ${telegramLinks} where ${reachable} order by ${telegramLinks.id}`)
       await tx.execute(sql`select pg_notify(${DELIVERIES_CHANNEL}, '')`)
     }
-    // HOOK (status webhooks, issue 19): a notification final at birth (undeliverable).
-    if (!chats) await enqueueFinished(tx, [notification.id], now)
-    return { created: true, notification: await accepted(tx, notification) }
+    await noteCategory(tx, user.id, prepared.category)
+    const [final] = await finishNotifications(tx, [notification.id], now)
+    return {
+      created: true,
+      notification: await accepted(tx, {
+        id: notification.id,
+        status: final?.status ?? (prepared.sendAt ? "scheduled" : "queued"),
+      }),
+    }
   })
 }
 
 /** A notification as GET shows it: the sender's own, or any for an admin. */
-export async function getNotification(db: Db, id: string, viewer: Principal): Promise<View> {
+export async function getNotification(
+  db: Db,
+  id: string,
+  viewer: Principal,
+  now: Date,
+): Promise<View> {
+  // Expiry and send_at are due by the clock alone: the answer is true even while no bot leases.
+  await db.transaction(async (tx) => {
+    const due = await settleDue(tx as unknown as Db, now, id)
+    await finishNotifications(tx as unknown as Db, due, now)
+  })
   const [row] = await db
     .select({
       id: notifications.id,
@@ -183,107 +243,39 @@ export async function getNotification(db: Db, id: string, viewer: Principal): Pr
       status: r.status as DeliveryStatus,
       sent_at: iso(r.sentAt),
       error: r.error as DeliveryError | null,
+      language: r.language as Language | null,
     })),
   }
 }
 
-/**
- * Due, queued deliveries that are each the oldest queued one of their chat: a chat's next message
- * cannot be leased until the one before it is settled, so however many bot processes lease at
- * once, one chat's messages go out in acceptance order. Leased rows are skipped, not waited for.
- */
-const chatHead = (db: Db) =>
-  and(
-    eq(d.status, "queued"),
-    notExists(
-      db
-        .select({ one: sql`1` })
-        .from(earlier)
-        .where(
-          and(
-            eq(earlier.status, "queued"),
-            eq(earlier.telegramChatId, d.telegramChatId),
-            lt(earlier.id, d.id),
-          ),
-        ),
-    ),
-  )
-
-export interface LeaseOptions {
-  max: number
-  leaseMs: number
-}
-
-export async function leaseDeliveries(db: Db, { max, leaseMs }: LeaseOptions, now: Date) {
-  const leaseId = crypto.randomUUID()
-  const leasedUntil = new Date(now.getTime() + leaseMs)
-  const picked = db.$with("picked").as(
-    db
-      .select({ id: d.id })
-      .from(d)
-      .where(
-        and(
-          chatHead(db),
-          lte(d.availableAt, now),
-          // A chat whose head is leased waits until that lease is settled or expires.
-          or(isNull(d.leasedUntil), lte(d.leasedUntil, now)),
-        ),
-      )
-      .orderBy(asc(d.id))
-      .limit(max)
-      .for("update", { skipLocked: true }),
-  )
-  const rows = await db
-    .with(picked)
-    .update(d)
-    .set({ leaseId, leasedUntil, attempts: sql`${d.attempts} + 1` })
-    .from(picked)
-    .where(eq(d.id, picked.id))
-    .returning({
-      id: d.id,
-      notificationId: d.notificationId,
-      chatId: d.telegramChatId,
-      attempts: d.attempts,
-    })
-  rows.sort((a, b) => a.id - b.id)
-  const ids = [...new Set(rows.map((r) => r.notificationId))]
-  const texts = new Map(
-    ids.length
-      ? (
-          await db
-            .select({ id: notifications.id, text: notifications.text })
-            .from(notifications)
-            .where(inArray(notifications.id, ids))
-        ).map((n) => [n.id, n.text])
-      : [],
-  )
-  return {
-    lease_id: leaseId,
-    lease_expires_at: leasedUntil.toISOString(),
-    lease_seconds: Math.round(leaseMs / 1000),
-    deliveries: rows.map((r) => ({
-      id: r.id,
-      notification_id: r.notificationId,
-      telegram_chat_id: r.chatId,
-      text: texts.get(r.notificationId) ?? "",
-      attempts: r.attempts,
-    })),
-  }
-}
-
-/** Milliseconds until some chat's next delivery is due (available, or its lease expired). */
+/** Milliseconds until a delivery may be due (available, its lease or hold over, or expiring). */
 export async function nextDueInMs(db: Db, now: Date): Promise<number | undefined> {
-  const [row] = await db
+  const ms = (v: unknown) => (v === null || v === undefined ? null : Number(v))
+  const [head] = await db
     .select({
       at: sql<
         number | null
-      >`extract(epoch from min(greatest(${d.availableAt}, coalesce(${d.leasedUntil}, ${d.availableAt})))) * 1000`.mapWith(
-        (v) => (v === null ? null : Number(v)),
+      >`extract(epoch from min(greatest(${d.availableAt}, coalesce(${d.leasedUntil}, ${d.availableAt}), coalesce(${d.holdUntil}, ${d.availableAt})))) * 1000`.mapWith(
+        ms,
       ),
     })
     .from(d)
     .where(chatHead(db))
-  return row?.at === null || row?.at === undefined ? undefined : row.at - now.getTime()
+  const [expiry] = await db
+    .select({
+      at: sql<number | null>`extract(epoch from min(${d.expiresAt})) * 1000`.mapWith(ms),
+    })
+    .from(d)
+    .where(
+      and(
+        isQueued(d.status),
+        isNotNull(d.expiresAt),
+        // One being sent right now is the bot's: settled by its report.
+        or(isNull(d.leasedUntil), lte(d.leasedUntil, now)),
+      ),
+    )
+  const times = [head?.at, expiry?.at].filter((t): t is number => typeof t === "number")
+  return times.length ? Math.min(...times) - now.getTime() : undefined
 }
 
 export interface DeliveryResult {
@@ -291,6 +283,8 @@ export interface DeliveryResult {
   leaseId: string
   outcome: "sent" | "retry" | "failed"
   retryAfterSeconds?: number | undefined
+  /** retry or failed: how many of the leased messages Telegram accepted first. */
+  partsSent?: number | undefined
   error?: DeliveryError | undefined
   chatId?: number | undefined
 }
@@ -320,7 +314,7 @@ export function reportDeliveries(db: Db, results: DeliveryResult[], now: Date) {
     let stale = 0
     const touched = new Set<string>()
     const owned = (r: DeliveryResult) =>
-      and(eq(d.id, r.id), eq(d.leaseId, r.leaseId), eq(d.status, "queued"))
+      and(eq(d.id, r.id), eq(d.leaseId, r.leaseId), isQueued(d.status))
     const released = { leaseId: null, leasedUntil: null }
     for (const r of results) {
       const [row] = await tx
@@ -338,7 +332,11 @@ export function reportDeliveries(db: Db, results: DeliveryResult[], now: Date) {
         const delayMs = (r.retryAfterSeconds ?? 0) * 1000
         await tx
           .update(d)
-          .set({ ...released, availableAt: new Date(now.getTime() + delayMs) })
+          .set({
+            ...released,
+            availableAt: new Date(now.getTime() + delayMs),
+            partsSent: sql`${d.partsSent} + ${r.partsSent ?? 0}`,
+          })
           .where(eq(d.id, r.id))
         continue
       }
@@ -352,19 +350,24 @@ export function reportDeliveries(db: Db, results: DeliveryResult[], now: Date) {
           await tx
             .update(d)
             .set({ telegramChatId: chatId })
-            .where(and(eq(d.telegramChatId, row.chatId), eq(d.status, "queued")))
+            .where(and(eq(d.telegramChatId, row.chatId), isQueued(d.status)))
         continue
       }
       const error = r.error as DeliveryError
       await tx
         .update(d)
-        .set({ ...released, status: "failed", error })
+        .set({
+          ...released,
+          status: "failed",
+          error,
+          partsSent: sql`${d.partsSent} + ${r.partsSent ?? 0}`,
+        })
         .where(eq(d.id, r.id))
       if (!CHAT_WIDE.has(error)) continue
       const others = await tx
         .update(d)
         .set({ ...released, status: "failed", error })
-        .where(and(eq(d.telegramChatId, row.chatId), eq(d.status, "queued")))
+        .where(and(eq(d.telegramChatId, row.chatId), isQueued(d.status)))
         .returning({ notificationId: d.notificationId })
       for (const o of others) touched.add(o.notificationId)
       if (error === "blocked")
@@ -375,26 +378,8 @@ export function reportDeliveries(db: Db, results: DeliveryResult[], now: Date) {
           })
           .where(eq(telegramLinks.telegramChatId, row.chatId))
     }
-    // One notification at a time, in id order: concurrent reports lock them in the same order.
-    for (const id of [...touched].sort()) await settleStatus(tx, id)
-    // HOOK (status webhooks, issue 19): those that became final get their outbox rows.
-    await enqueueFinished(tx, [...touched].sort(), now)
+    await finishNotifications(tx, touched, now)
     if (applied) await tx.execute(sql`select pg_notify(${DELIVERIES_CHANNEL}, '')`)
     return { applied, stale }
   })
-}
-
-/** queued while any delivery is; then sent (all sent), failed (all failed) or partial. */
-async function settleStatus(db: Db, notificationId: string) {
-  await db
-    .update(notifications)
-    .set({
-      status: sql`(select case
-        when bool_or(${d.status} = 'queued') then 'queued'
-        when bool_and(${d.status} = 'sent') then 'sent'
-        when bool_and(${d.status} = 'failed') then 'failed'
-        else 'partial' end
-        from ${d} where ${d.notificationId} = ${notifications.id})`,
-    })
-    .where(eq(notifications.id, notificationId))
 }

@@ -93,7 +93,7 @@ export async function attempt(c: AttemptContext, message: LeasedMessage): Promis
   const { db, logger, metrics } = c
   let data: unknown
   try {
-    data = await getNotification(db, message.notificationId, SYSTEM)
+    data = await getNotification(db, message.notificationId, SYSTEM, c.now())
   } catch (error) {
     if (error instanceof ApiError) return // deleted meanwhile: its message went with it
     throw error
