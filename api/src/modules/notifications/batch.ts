@@ -35,7 +35,9 @@ function validate(item: unknown): { body: Request } | { reply: ItemResult } {
   let value = item
   try {
     value = validator?.Clean ? validator.Clean(structuredClone(item)) : item
-  } catch {} // null cannot be cleaned; it fails the check below as it is
+  } catch {
+    value = {} // null cannot be cleaned; the single route reads a null body as {} too
+  }
   if (validator?.Check(value)) return { body: value as Request }
   const all = validator ? [...validator.Errors(value)] : []
   const reply = toErrorReply("VALIDATION", { type: "body", all })
