@@ -2,8 +2,8 @@
 // hours, mute, categories, language) — on both databases, through real HTTP, with an injected
 // clock.
 import { expect, test } from "bun:test"
-import { telegramLinks } from "@nps/db"
-import { describeEachDb, req } from "./helpers"
+import { notificationDeliveries, notifications, telegramLinks } from "@nps/db"
+import { describeEachDb, makeApp, req } from "./helpers"
 import { richFixture } from "./notify-fixture"
 
 describeEachDb("notifications in time and by preference", (ctx) => {
@@ -136,5 +136,42 @@ describeEachDb("notifications in time and by preference", (ctx) => {
       ["es", "Hola"],
       ["es", "Hola"],
     ])
+  })
+
+  test("a waiting lease wakes when a delivery expires and fails it then, with nobody asking", async () => {
+    // The real clock; no timer re-checks within the test: only the expiry itself wakes the lease.
+    const app = makeApp(ctx.db, { deliveries: { recheckMs: 600_000 } }).app
+    // Quiet hours around the real now (UTC): the delivery waits for them, and expires first.
+    const hhmm = (ms: number) => new Date(Date.now() + ms).toISOString().slice(11, 16)
+    await prefs({ quiet_hours: { start: hhmm(-3_600_000), end: hhmm(3_600_000) } })
+    const expiresAt = new Date(Date.now() + 1_000)
+    const accepted = await req(app, "POST", "/api/telegram/notifications", {
+      token: f.notifier.key,
+      body: { username: "bob", text: "in a second", expires_at: expiresAt.toISOString() },
+    })
+    expect(accepted.body.status).toBe("queued")
+    const stop = new AbortController()
+    let answered = false
+    const waiting = req(app, "POST", "/api/telegram/deliveries/lease", {
+      token: f.svc.key,
+      body: { wait_seconds: 25 },
+      signal: stop.signal,
+    }).finally(() => {
+      answered = true
+    })
+    const status = async () =>
+      (await ctx.db.select().from(notificationDeliveries))[0]?.status as string
+    while ((await status()) === "queued") await Bun.sleep(20)
+    const failedAt = Date.now()
+    expect(await ctx.db.select().from(notificationDeliveries)).toMatchObject([
+      { status: "failed", error: "expired" },
+    ])
+    const [row] = await ctx.db.select().from(notifications)
+    expect(row?.status).toBe("failed")
+    // Within 5 seconds of the instant, by the lease still waiting (not by its end at 25 s).
+    expect(failedAt - expiresAt.getTime()).toBeLessThan(5_000)
+    expect(answered).toBe(false)
+    stop.abort()
+    await waiting.catch(() => undefined)
   })
 })

@@ -78,5 +78,11 @@ export function richFixture(ctx: { readonly db: Db }) {
     get bob() {
       return bob
     },
+    get svc() {
+      return svc
+    },
+    get notifier() {
+      return notifier
+    },
   }
 }
