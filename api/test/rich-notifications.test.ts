@@ -1,67 +1,13 @@
-// What a notification can carry, as the bot receives it in a lease, and the user's preferences
-// applied when a delivery comes due — on both databases, through real HTTP handling, with an
-// injected clock for send_at, expires_at, mutes and quiet hours.
-import { beforeEach, expect, test } from "bun:test"
-import { telegramLinks } from "@nps/db"
-import { describeEachDb, makeApp, req, seedServiceKey, seedUser } from "./helpers"
+// What a notification can carry, as the bot receives it in a lease (every field, HTML, lengths,
+// split parts) and the idempotency key over all of it — on both databases, through real HTTP.
+import { expect, test } from "bun:test"
+import { describeEachDb } from "./helpers"
+import { type Leased, richFixture } from "./notify-fixture"
 import { parseTelegramHtml } from "./telegram-html"
 
-type App = ReturnType<typeof makeApp>["app"]
-type Seeded = Awaited<ReturnType<typeof seedUser>>
-interface Leased {
-  id: number
-  notification_id: string
-  telegram_chat_id: number
-  text: string
-  messages: ({ text: string; reply_markup?: unknown } & Record<string, unknown>)[]
-  language: string
-}
-
 describeEachDb("rich notifications", (ctx) => {
-  let clock: Date
-  let app: App
-  let svc: Seeded
-  let notifier: Seeded
-  let bob: Seeded
-
-  beforeEach(async () => {
-    clock = new Date("2026-05-01T08:00:00Z")
-    app = makeApp(ctx.db, { now: () => clock }).app
-    svc = await seedServiceKey(ctx.db)
-    notifier = await seedUser(ctx.db, { username: "oracle-service", scopes: ["telegram:notify"] })
-    bob = await seedUser(ctx.db, { username: "bob" })
-    await ctx.db.insert(telegramLinks).values({ telegramChatId: 501, userId: bob.user.id })
-  })
-
-  const at = (iso: string) => {
-    clock = new Date(iso)
-  }
-  const notify = (body: object) =>
-    req(app, "POST", "/api/telegram/notifications", {
-      token: notifier.key,
-      body: { username: "bob", ...body },
-    })
-  const lease = async () => {
-    const { body } = await req(app, "POST", "/api/telegram/deliveries/lease", {
-      token: svc.key,
-      body: {},
-    })
-    return body as { lease_id: string; deliveries: Leased[] }
-  }
-  const report = (leased: { lease_id: string }, results: object[]) =>
-    req(app, "POST", "/api/telegram/deliveries/report", {
-      token: svc.key,
-      body: { results: results.map((r) => ({ lease_id: leased.lease_id, ...r })) },
-    })
-  const sendAll = async (leased: { lease_id: string; deliveries: Leased[] }) =>
-    report(
-      leased,
-      leased.deliveries.map((d) => ({ id: d.id, outcome: "sent" })),
-    )
-  const show = async (id: string) =>
-    (await req(app, "GET", `/api/telegram/notifications/${id}`, { token: notifier.key })).body
-  const prefs = (body: object) =>
-    req(app, "PUT", "/api/telegram/preferences", { token: bob.key, body })
+  const f = richFixture(ctx)
+  const { notify, lease, report, sendAll, show } = f
 
   test("every field arrives in the lease's messages exactly as the Bot API takes it", async () => {
     const buttons = [
@@ -207,134 +153,6 @@ describeEachDb("rich notifications", (ctx) => {
     expect((await lease()).deliveries[0]?.messages).toEqual([
       { text: `${"a".repeat(4090)} ` },
       { text: "b".repeat(10) },
-    ])
-  })
-
-  test("send_at: scheduled, not leased before it, and not holding up the chat's other messages", async () => {
-    const later = await notify({ text: "later", send_at: "2026-05-01T09:00:00Z" })
-    expect(later.status).toBe(202)
-    expect(later.body).toMatchObject({ status: "scheduled", deliveries: [{ status: "queued" }] })
-    const now = await notify({ text: "now" })
-    const first = await lease()
-    expect(first.deliveries.map((d) => d.text)).toEqual(["now"])
-    await sendAll(first)
-    at("2026-05-01T08:59:59Z")
-    expect((await lease()).deliveries).toEqual([])
-    expect((await show(later.body.id)).status).toBe("scheduled")
-    at("2026-05-01T09:00:00Z")
-    expect((await show(later.body.id)).status).toBe("queued")
-    const due = await lease()
-    expect(due.deliveries.map((d) => d.text)).toEqual(["later"])
-    await sendAll(due)
-    expect((await show(later.body.id)).status).toBe("sent")
-    expect((await show(now.body.id)).status).toBe("sent")
-    // A past send_at means now.
-    const past = await notify({ text: "past", send_at: "2026-04-01T00:00:00Z" })
-    expect(past.body.status).toBe("queued")
-  })
-
-  test("expires_at: never leased after it, ends failed/expired even while waiting for quiet hours", async () => {
-    const soon = await notify({ text: "soon gone", expires_at: "2026-05-01T08:00:30Z" })
-    at("2026-05-01T08:00:30Z")
-    expect((await lease()).deliveries).toEqual([])
-    expect(await show(soon.body.id)).toMatchObject({
-      status: "failed",
-      deliveries: [{ status: "failed", error: "expired", sent_at: null }],
-    })
-    // Held by quiet hours (22:00–08:00 in Madrid, UTC+2): expires at its instant, unsent.
-    await prefs({ time_zone: "Europe/Madrid", quiet_hours: { start: "22:00", end: "08:00" } })
-    at("2026-05-01T21:00:00Z") // 23:00 in Madrid
-    const held = await notify({ text: "tonight", expires_at: "2026-05-01T23:00:00Z" })
-    expect((await lease()).deliveries).toEqual([])
-    expect((await show(held.body.id)).status).toBe("queued")
-    at("2026-05-01T23:00:00Z")
-    // GET alone (no lease since) already tells the truth.
-    expect(await show(held.body.id)).toMatchObject({
-      status: "failed",
-      deliveries: [{ status: "failed", error: "expired" }],
-    })
-    at("2026-05-02T06:00:00Z") // quiet hours over: still nothing to send
-    expect((await lease()).deliveries).toEqual([])
-  })
-
-  test("quiet hours hold a normal notification until they end and let a high one through", async () => {
-    await prefs({ time_zone: "Europe/Madrid", quiet_hours: { start: "22:00", end: "08:00" } })
-    at("2026-05-01T21:30:00Z") // 23:30 in Madrid
-    const normal = await notify({ text: "normal" })
-    const high = await notify({ text: "high", priority: "high" })
-    const night = await lease()
-    expect(night.deliveries.map((d) => d.text)).toEqual(["high"])
-    await sendAll(night)
-    expect((await show(normal.body.id)).status).toBe("queued")
-    expect((await show(high.body.id)).status).toBe("sent")
-    at("2026-05-02T05:59:59Z") // 07:59:59
-    expect((await lease()).deliveries).toEqual([])
-    at("2026-05-02T06:00:00Z") // 08:00: over
-    const morning = await lease()
-    expect(morning.deliveries.map((d) => d.text)).toEqual(["normal"])
-    await sendAll(morning)
-    expect((await show(normal.body.id)).status).toBe("sent")
-  })
-
-  test("muted or category off → skipped (muted); high goes through a mute, never a category off", async () => {
-    await prefs({ muted_until: "2026-05-01T09:00:00Z", categories: { billing: false } })
-    const muted = await notify({ text: "muted" })
-    const urgent = await notify({ text: "urgent", priority: "high" })
-    const off = await notify({ text: "invoice", category: "billing", priority: "high" })
-    const leased = await lease()
-    expect(leased.deliveries.map((d) => d.text)).toEqual(["urgent"])
-    await sendAll(leased)
-    expect((await lease()).deliveries).toEqual([])
-    expect(await show(muted.body.id)).toMatchObject({
-      status: "skipped",
-      deliveries: [{ status: "skipped", error: "muted", sent_at: null }],
-    })
-    expect((await show(off.body.id)).status).toBe("skipped")
-    expect((await show(urgent.body.id)).status).toBe("sent")
-    // A change applies to what is already queued: switched off after acceptance, still skipped.
-    const queued = await notify({ text: "news", category: "news" })
-    expect(
-      (await req(app, "GET", "/api/telegram/preferences", { token: bob.key })).body.categories,
-    ).toEqual({
-      general: true,
-      billing: false,
-      news: true,
-    })
-    await prefs({ categories: { news: false } })
-    expect((await lease()).deliveries).toEqual([])
-    expect((await show(queued.body.id)).status).toBe("skipped")
-    // Once the mute is over, normal ones go again.
-    at("2026-05-01T09:00:00Z")
-    await notify({ text: "back" })
-    expect((await lease()).deliveries.map((d) => d.text)).toEqual(["back"])
-  })
-
-  test("translations: each chat gets its language's version, and the status shows which", async () => {
-    await ctx.db.insert(telegramLinks).values([
-      { telegramChatId: 502, userId: bob.user.id, languageCode: "ru" },
-      { telegramChatId: 503, userId: bob.user.id, languageCode: "de" },
-    ])
-    const res = await notify({
-      text: "Your reading is ready",
-      translations: { ru: "Ваше толкование готово", es: "Tu lectura está lista" },
-    })
-    const leased = await lease()
-    expect(leased.deliveries.map((d) => [d.telegram_chat_id, d.language, d.text])).toEqual([
-      [501, "en", "Your reading is ready"],
-      [502, "ru", "Ваше толкование готово"],
-      [503, "en", "Your reading is ready"],
-    ])
-    await sendAll(leased)
-    expect(
-      (await show(res.body.id)).deliveries.map((d: { language: string }) => d.language),
-    ).toEqual(["en", "ru", "en"])
-    // The user's language setting comes first (here: Spanish everywhere).
-    await prefs({ language: "es" })
-    await notify({ text: "Hello", translations: { es: "Hola" } })
-    expect((await lease()).deliveries.map((d) => [d.language, d.messages[0]?.text])).toEqual([
-      ["es", "Hola"],
-      ["es", "Hola"],
-      ["es", "Hola"],
     ])
   })
 

@@ -4,7 +4,8 @@ import type { Static } from "elysia"
 import type { Principal } from "../../auth"
 import type { Deps } from "../../context"
 import { ApiError } from "../../errors"
-import type { AcceptedNotification, NotificationRequest } from "./model"
+import type { AcceptedNotification } from "./model"
+import type { NotificationRequest } from "./request"
 import { createNotification } from "./service"
 
 export interface AcceptResult {

@@ -7,7 +7,7 @@ import type { Deps } from "../../context"
 import { answers } from "../../docs"
 import { ApiError, toErrorReply } from "../../errors"
 import { acceptNotification } from "./accept"
-import { NotificationRequest } from "./model"
+import { NotificationRequest } from "./request"
 import type { Wakeup } from "./wakeup"
 
 export const MAX_BATCH = 1000

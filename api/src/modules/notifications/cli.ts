@@ -2,7 +2,7 @@
 import type { Db } from "@nps/db"
 import { Value } from "@sinclair/typebox/value"
 import type { OptionSpec, Values } from "../../cli"
-import { NotificationRequest } from "./model"
+import { NotificationRequest } from "./request"
 import { createNotification } from "./service"
 
 const string = (value: string, description: string): OptionSpec => ({

@@ -9,11 +9,11 @@ import {
   Lease,
   LeaseRequest,
   NotificationIdParams,
-  NotificationRequest,
   NotificationView,
   ReportRequest,
   ReportResult,
 } from "./model"
+import { NotificationRequest } from "./request"
 import { getNotification, nextDueInMs, reportDeliveries } from "./service"
 import type { Wakeup } from "./wakeup"
 

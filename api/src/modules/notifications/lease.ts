@@ -109,64 +109,59 @@ function pickMessages(
   return { language, messages: parts.slice(Math.min(c.partsSent, parts.length - 1)) }
 }
 
+/**
+ * Due chat heads the user's preferences let through, at most `max`; skipped ones are marked (their
+ * notifications added to `touched`), held ones get their hold_until. A skipped or held head lets
+ * the chat's next one through, so it looks again, a few times at most.
+ */
+async function choose(tx: Db, now: Date, max: number, touched: string[]) {
+  const chosen: Candidate[] = []
+  for (let round = 0; round < 3 && chosen.length < max; round++) {
+    const picked = await pickDue(tx, now, max - chosen.length)
+    const skip: Candidate[] = []
+    for (const c of picked) {
+      const v = verdict(c, now)
+      if (v.kind === "lease") chosen.push(c)
+      else if (v.kind === "skip") skip.push(c)
+      else await tx.update(d).set({ holdUntil: v.until }).where(eq(d.id, c.id))
+    }
+    if (skip.length) {
+      const ids = skip.map((c) => c.id)
+      await tx.update(d).set({ status: "skipped", error: "muted" }).where(inArray(d.id, ids))
+      touched.push(...skip.map((c) => c.notificationId))
+    }
+    if (picked.every((c) => chosen.includes(c))) break
+  }
+  return chosen.sort((a, b) => a.id - b.id)
+}
+
+type Body = { id: string; text: string; messages: Record<string, unknown[]> | null }
+
+async function bodiesOf(tx: Db, ids: string[]): Promise<Map<string, Body>> {
+  if (!ids.length) return new Map()
+  const rows = await tx
+    .select({ id: notifications.id, text: notifications.text, messages: notifications.messages })
+    .from(notifications)
+    .where(inArray(notifications.id, ids))
+  return new Map(rows.map((n) => [n.id, n]))
+}
+
 export async function leaseDeliveries(db: Db, { max, leaseMs }: LeaseOptions, now: Date) {
   const leaseId = crypto.randomUUID()
   const leasedUntil = new Date(now.getTime() + leaseMs)
   const leased = await db.transaction(async (txn) => {
     const tx = txn as unknown as Db
     const touched = await settleDue(tx, now)
-    const chosen: Candidate[] = []
-    // A skipped or held head lets the chat's next one through: look again, a few times at most.
-    for (let round = 0; round < 3 && chosen.length < max; round++) {
-      const picked = await pickDue(tx, now, max - chosen.length)
-      const skip: Candidate[] = []
-      for (const c of picked) {
-        const v = verdict(c, now)
-        if (v.kind === "lease") chosen.push(c)
-        else if (v.kind === "skip") skip.push(c)
-        else await tx.update(d).set({ holdUntil: v.until }).where(eq(d.id, c.id))
-      }
-      if (skip.length) {
-        await tx
-          .update(d)
-          .set({ status: "skipped", error: "muted" })
-          .where(
-            inArray(
-              d.id,
-              skip.map((c) => c.id),
-            ),
-          )
-        touched.push(...skip.map((c) => c.notificationId))
-      }
-      if (picked.every((c) => chosen.includes(c))) break
-    }
-    const ids = [...new Set(chosen.map((c) => c.notificationId))]
-    const bodies = new Map(
-      ids.length
-        ? (
-            await tx
-              .select({
-                id: notifications.id,
-                text: notifications.text,
-                messages: notifications.messages,
-              })
-              .from(notifications)
-              .where(inArray(notifications.id, ids))
-          ).map((n) => [n.id, n])
-        : [],
-    )
+    const chosen = await choose(tx, now, max, touched)
+    const bodies = await bodiesOf(tx, [...new Set(chosen.map((c) => c.notificationId))])
     const out = chosen.map((c) => ({ c, ...pickMessages(bodies.get(c.notificationId), c) }))
     const attempts = new Map<number, number>()
     for (const language of new Set(out.map((o) => o.language))) {
+      const ids = out.filter((o) => o.language === language).map((o) => o.c.id)
       const rows = await tx
         .update(d)
         .set({ leaseId, leasedUntil, attempts: sql`${d.attempts} + 1`, language })
-        .where(
-          inArray(
-            d.id,
-            out.filter((o) => o.language === language).map((o) => o.c.id),
-          ),
-        )
+        .where(inArray(d.id, ids))
         .returning({ id: d.id, attempts: d.attempts })
       for (const r of rows) attempts.set(r.id, r.attempts)
     }
