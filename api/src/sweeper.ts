@@ -100,6 +100,7 @@ export function createSweeper(options: SweeperOptions): Sweeper {
       stopping = true
       clearTimeout(timer)
       await running
+      stopping = false // runOnce() works again
     },
   }
 }
