@@ -41,7 +41,7 @@ export interface AppOptions {
   deliveries?: Partial<{ leaseMs: number; recheckMs: number }>
   /** Aborted when the server is stopping: waiting leases answer at once, so it can stop. */
   stopping?: AbortSignal
-  /** Status webhooks and retention (issue 19): resolver, fetch and timings, for tests. */
+  /** Status webhooks and the sweeper (link tokens, retention): resolver, fetch, timings. */
   background?: BackgroundOptions
 }
 
@@ -115,7 +115,7 @@ export function createApp({
   let routes: () => readonly { method: string; path: string; hooks: object }[] = () => []
 
   const app = new Elysia()
-    // Issue 19's background work runs while the server does; tests reach it as app.decorator.
+    // Background work (webhooks, sweeper) runs while the server does; tests use app.decorator.
     .decorate("background", background)
     .onStart(() => background.start())
     .onStop(() => void background.stop())

@@ -1,13 +1,16 @@
-// The API's background work for issue 19: the status-webhook sender and the retention sweep.
-// Started and stopped with the server (createApp's onStart/onStop); tests drive them directly.
+// The API's background work: the status-webhook sender, and the one sweeper deleting rows nobody
+// needs any more (expired link tokens; finished notifications past retention). Started and
+// stopped with the server (createApp's onStart/onStop); tests drive them directly.
 import type { Db } from "@nps/db"
 import type { Logger } from "@nps/log"
 import type { Registry } from "prom-client"
 import type { Config } from "./config"
+import { linkTokenSweep } from "./modules/telegram/service"
 import { createBackgroundMetrics } from "./modules/webhooks/metrics"
 import { createWebhookSender } from "./modules/webhooks/sender"
 import { type Resolver, systemResolver, type UrlPolicy } from "./modules/webhooks/ssrf"
-import { createRetention } from "./retention"
+import { notificationRetention } from "./retention"
+import { createSweeper } from "./sweeper"
 
 export interface BackgroundOptions {
   /** DNS for webhook URLs (tests: a resolver that never asks the network). */
@@ -17,8 +20,10 @@ export interface BackgroundOptions {
   retryScheduleMs?: readonly number[]
   webhookPollMs?: number
   webhookLeaseMs?: number
-  retentionIntervalMs?: number
-  retentionBatch?: number
+  /** Pause between sweeper runs (default a minute). */
+  sweepEveryMs?: number
+  /** Rows per sweep transaction (default 500). */
+  sweepBatch?: number
 }
 
 export function createBackground(
@@ -42,25 +47,29 @@ export function createBackground(
     ...(options.webhookPollMs && { pollMs: options.webhookPollMs }),
     ...(options.webhookLeaseMs && { leaseMs: options.webhookLeaseMs }),
   })
-  const retention = createRetention({
+  const retention = notificationRetention({
+    days: config.retentionDays,
+    logger,
+    onDeleted: metrics.deletedByRetention,
+  })
+  const sweeper = createSweeper({
     db,
     logger,
     now,
-    days: config.retentionDays,
-    onDeleted: metrics.deletedByRetention,
-    ...(options.retentionIntervalMs && { intervalMs: options.retentionIntervalMs }),
-    ...(options.retentionBatch && { batch: options.retentionBatch }),
+    sweeps: [linkTokenSweep, retention],
+    ...(options.sweepEveryMs && { every: options.sweepEveryMs }),
+    ...(options.sweepBatch && { batch: options.sweepBatch }),
   })
   return {
     policy,
     webhooks,
-    retention,
+    sweeper,
     start() {
       webhooks.start()
-      retention.start()
+      sweeper.start()
     },
     async stop() {
-      await Promise.all([webhooks.stop(), retention.stop()])
+      await Promise.all([webhooks.stop(), sweeper.stop()])
     },
   }
 }

@@ -8,8 +8,6 @@ import { ensureServiceKey } from "./bootstrap"
 import { answerCommandLine, type CommandSpec } from "./cli"
 import { ConfigError, loadConfig } from "./config"
 import { databaseConfigProblem, describeForLog, isDatabaseUnavailable } from "./errors"
-import { linkTokenSweep } from "./modules/telegram/service"
-import { startSweeper } from "./sweeper"
 import { listen, PortInUseError } from "./transport"
 
 const COMMAND: CommandSpec = {
@@ -29,7 +27,6 @@ const SHUTDOWN_BUDGET_MS = 8_000
 // while Postgres is unreachable or silent.
 const QUERY_TIMEOUT_MS = 3_000
 const SERVICE_KEY_RETRY_MS = 5_000
-const SWEEP_EVERY_MS = 60_000
 
 let config: ReturnType<typeof loadConfig>
 try {
@@ -145,13 +142,6 @@ if (config.serviceKey) {
 }
 
 await hot.__npsServer?.stop()
-// Rows nobody needs any more go in the background, in small batches, one replica at a time.
-const sweeper = startSweeper({
-  db: database.db,
-  logger,
-  every: SWEEP_EVERY_MS,
-  sweeps: [linkTokenSweep],
-})
 try {
   listen(app, { hostname: config.host, port: config.port })
 } catch (error) {
@@ -160,7 +150,6 @@ try {
     port: error.port,
     hint: "stop the process using it, or choose another port with PORT",
   })
-  await sweeper.stop()
   await database.close()
   delete hot.__npsDb
   process.exit(1)
@@ -169,8 +158,8 @@ hot.__npsServer = {
   stop: async () => {
     serverStopping.abort()
     await app.stop()
-    await sweeper.stop()
-    // The webhook sender and retention sweep (issue 19): in-flight POSTs are handed back.
+    // The webhook sender (in-flight POSTs are handed back) and the sweeper (expired link tokens,
+    // retention): a run in progress ends after its current batch.
     await app.decorator.background.stop()
     redis?.close()
   },

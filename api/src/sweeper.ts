@@ -16,14 +16,16 @@ export interface Sweep {
    * a transaction holding the sweep's lock: keep it one indexed statement.
    */
   step(tx: Db, batch: number, now: Date): Promise<number>
+  /** Told, after a run, how many rows it deleted (committed), when any: metrics, logs. */
+  swept?(deleted: number): void
 }
 
 export interface SweeperOptions {
   db: Db
   logger: Logger
   sweeps: readonly Sweep[]
-  /** Pause between runs (ms). */
-  every: number
+  /** Pause between runs once started (ms). */
+  every?: number
   /** Rows per transaction: small, so a batch holds its row locks only briefly. */
   batch?: number
   /** Batches per sweep per run: a backlog is worked off over several runs, never all at once. */
@@ -34,7 +36,9 @@ export interface SweeperOptions {
 export interface Sweeper {
   /** Runs every sweep now (also what the timer does); answers rows deleted per sweep. */
   runOnce(): Promise<Record<string, number>>
-  /** Stops the timer and waits for a run in progress. */
+  /** Runs at once, then every `every` ms until stop(). */
+  start(): void
+  /** Stops the timer and waits for a run in progress (which ends after its current batch). */
   stop(): Promise<void>
 }
 
@@ -55,69 +59,70 @@ async function sweepBatch(db: Db, sweep: Sweep, batch: number, now: Date) {
   })
 }
 
-export function createSweeper({
-  db,
-  logger,
-  sweeps,
-  batch = 500,
-  maxBatches = 100,
-  now = () => new Date(),
-}: Omit<SweeperOptions, "every">): Pick<Sweeper, "runOnce"> {
-  return {
-    async runOnce() {
-      const deleted: Record<string, number> = {}
-      for (const sweep of sweeps) {
-        let total = 0
-        for (let i = 0; i < maxBatches; i++) {
-          const count = await sweepBatch(db, sweep, batch, now())
-          if (count === null) break // another replica is on it
-          total += count
-          if (count < batch) break
-        }
-        deleted[sweep.name] = total
-        if (total) logger.debug("swept", { sweep: sweep.name, deleted: total })
-      }
-      return deleted
-    },
-  }
-}
-
-/** Starts sweeping every `every` ms (the first run after one pause); stop() ends it. */
-export function startSweeper(options: SweeperOptions): Sweeper {
-  const { logger, every } = options
-  const sweeper = createSweeper(options)
+/** The one sweeper of a process: every sweep, run by runOnce() (tests) or by start(). */
+export function createSweeper(options: SweeperOptions): Sweeper {
+  const { logger, every = 60_000 } = options
   let timer: ReturnType<typeof setTimeout> | undefined
   let running: Promise<unknown> = Promise.resolve()
-  let stopped = false
-
+  let started = false
+  // Set by stop(): a run in progress ends after its current batch.
+  let stopping = false
+  const runOnce = () => {
+    const once = sweepAll(options, () => stopping)
+    running = once.catch(() => {})
+    return once
+  }
   const run = async () => {
     try {
-      await sweeper.runOnce()
+      await runOnce()
     } catch (error) {
       // An outage is logged by the requests that meet it; the next run tries again.
       if (isDatabaseUnavailable(error)) logger.debug("sweep skipped: database unavailable")
       else logger.error("sweep failed", { error: describeForLog(error) })
     }
   }
-  const schedule = () => {
-    if (stopped) return
-    timer = setTimeout(() => {
-      running = run().finally(schedule)
-    }, every)
+  const schedule = (delay: number) => {
+    if (!started) return
+    timer = setTimeout(() => void run().finally(() => schedule(every)), delay)
     // A pending sweep never keeps a process alive on its own.
     timer.unref?.()
   }
-  schedule()
   return {
-    runOnce: () => {
-      const once = sweeper.runOnce()
-      running = once.catch(() => {})
-      return once
+    runOnce,
+    start() {
+      if (started) return
+      started = true
+      stopping = false
+      schedule(0)
     },
     async stop() {
-      stopped = true
+      started = false
+      stopping = true
       clearTimeout(timer)
       await running
+      stopping = false // runOnce() works again
     },
   }
+}
+
+async function sweepAll(
+  { db, logger, sweeps, batch = 500, maxBatches = 100, now = () => new Date() }: SweeperOptions,
+  stopping: () => boolean,
+) {
+  const deleted: Record<string, number> = {}
+  for (const sweep of sweeps) {
+    let total = 0
+    for (let i = 0; i < maxBatches && !stopping(); i++) {
+      const count = await sweepBatch(db, sweep, batch, now())
+      if (count === null) break // another replica is on it
+      total += count
+      if (count < batch) break
+    }
+    deleted[sweep.name] = total
+    if (total) {
+      logger.debug("swept", { sweep: sweep.name, deleted: total })
+      sweep.swept?.(total)
+    }
+  }
+  return deleted
 }

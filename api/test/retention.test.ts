@@ -1,6 +1,7 @@
 // Retention with an injected clock: notifications finished longer ago than
-// NOTIFICATION_RETENTION_DAYS disappear in one sweep (in small batches), with their deliveries and
-// webhook messages; unfinished ones never do; their idempotency keys can be used again.
+// NOTIFICATION_RETENTION_DAYS disappear in one run of the app's sweeper (in small batches), with
+// their deliveries and webhook messages; unfinished ones never do; their idempotency keys can be
+// used again.
 import { beforeEach, expect, test } from "bun:test"
 import { notificationDeliveries, notifications, telegramLinks, webhookMessages } from "@nps/db"
 import { eq, inArray } from "drizzle-orm"
@@ -40,7 +41,7 @@ describeEachDb("retention", (ctx) => {
         NOTIFICATION_RETENTION_DAYS: "30",
         NOTIFY_WEBHOOKS_ALLOW_PRIVATE: "true",
       }),
-      background: { retentionBatch: 2 },
+      background: { sweepBatch: 2 },
     })
     svc = await seedServiceKey(ctx.db)
     sender = await seedUser(ctx.db, { username: "svc", scopes: ["telegram:notify"] })
@@ -88,11 +89,13 @@ describeEachDb("retention", (ctx) => {
     const stuck = (await notify({ username: "bob", text: "stuck" })).body.id
     expect(await ctx.db.select().from(webhookMessages)).toHaveLength(6)
 
-    const { retention } = app.decorator.background
+    // The one sweeper the server starts, run here by hand: it sweeps link tokens too.
+    const sweep = async () =>
+      (await app.decorator.background.sweeper.runOnce()).notification_retention
     clock = new Date(new Date("2026-03-01T12:00:00Z").getTime() + 30 * DAY - 1000)
-    expect(await retention.sweep()).toBe(0) // not yet 30 days
+    expect(await sweep()).toBe(0) // not yet 30 days
     clock = new Date(clock.getTime() + 2000)
-    expect(await retention.sweep()).toBe(5) // batches of 2: 2 + 2 + 1, in one sweep
+    expect(await sweep()).toBe(5) // batches of 2: 2 + 2 + 1, in one sweep
     for (const id of old) expect((await show(id)).status).toBe(404)
     expect((await show(late)).status).toBe(200)
     expect((await show(stuck)).body.status).toBe("queued")
@@ -103,7 +106,7 @@ describeEachDb("retention", (ctx) => {
     expect(left).toEqual([])
 
     clock = new Date(clock.getTime() + 10 * DAY)
-    expect(await retention.sweep()).toBe(1)
+    expect(await sweep()).toBe(1)
     expect((await show(late)).status).toBe(404)
     expect(
       await ctx.db
@@ -112,7 +115,7 @@ describeEachDb("retention", (ctx) => {
         .where(eq(notificationDeliveries.notificationId, late)),
     ).toEqual([])
     clock = new Date(clock.getTime() + 365 * DAY)
-    expect(await retention.sweep()).toBe(0)
+    expect(await sweep()).toBe(0)
     expect((await show(stuck)).status).toBe(200)
 
     // The key is free again: a new notification, not a replay of the deleted one.
@@ -120,6 +123,13 @@ describeEachDb("retention", (ctx) => {
     expect(again.status).toBe(202)
     expect(again.body.id).not.toBe(old[0])
     expect((await req(app, "GET", "/metrics")).text).toContain("nps_notifications_deleted_total 6")
+    const logged = built.lines
+      .map((line) => JSON.parse(line))
+      .filter((line) => line.msg === "retention deleted finished notifications")
+    expect(logged.map((line) => [line.level, line.deleted, line.days])).toEqual([
+      ["info", 5, 30],
+      ["info", 1, 30],
+    ])
     const remaining = await ctx.db.select({ id: notifications.id }).from(notifications)
     expect(remaining.map((r) => r.id).sort()).toEqual([stuck, again.body.id].sort())
   })

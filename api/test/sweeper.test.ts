@@ -7,10 +7,32 @@ import { createLogger } from "@nps/log"
 import { sql } from "drizzle-orm"
 import postgres from "postgres"
 import { linkTokenSweep } from "../src/modules/telegram/service"
-import { createSweeper, startSweeper } from "../src/sweeper"
+import { createSweeper } from "../src/sweeper"
+import { listen } from "../src/transport"
 import { describeEachDb, makeApp, req, seedServiceKey, seedUser } from "./helpers"
 
 const quiet = createLogger({ service: "api", write: () => {} })
+
+/** A logger whose `swept` lines (one per sweep that deleted rows) can be awaited in turn. */
+function sweptLog() {
+  const lines: string[] = []
+  let waiting: ((line: string) => void) | undefined
+  const logger = createLogger({
+    service: "api",
+    level: "debug",
+    write: (line) => {
+      if (!line.includes('"msg":"swept"')) return
+      if (waiting) waiting(line)
+      else lines.push(line)
+      waiting = undefined
+    },
+  })
+  const next = async () => {
+    const line = lines.shift() ?? (await new Promise<string>((resolve) => (waiting = resolve)))
+    return JSON.parse(line)
+  }
+  return { logger, next }
+}
 
 /**
  * `count` tokens of the user, set-based: the first expired `agoMs` before `now` (negative: in
@@ -86,19 +108,60 @@ describeEachDb("link-token sweep", (ctx) => {
     expect(await countTokens(ctx.db)).toBe(150)
   })
 
-  test("startSweeper sweeps on its own every period (main.ts starts it with the server) and stop() ends it", async () => {
+  test("the server sweeps at start, then every period (createApp's onStart), until it stops", async () => {
     const alice = await seedUser(ctx.db)
     await insertTokens(ctx.db, alice.user.id, 20, new Date(), 1_000)
-    const { promise: swept, resolve } = Promise.withResolvers<string>()
-    const logger = createLogger({
-      service: "api",
-      level: "debug",
-      write: (line) => line.includes('"msg":"swept"') && resolve(line),
+    const swept = sweptLog()
+    // A period far longer than the test: the first run can only be the one at start.
+    const { app } = makeApp(ctx.db, { logger: swept.logger, background: { sweepEveryMs: 60_000 } })
+    listen(app, { hostname: "127.0.0.1", port: 0 })
+    try {
+      expect(await swept.next()).toMatchObject({ sweep: "link_tokens", deleted: 20 })
+    } finally {
+      await app.stop(true)
+      await app.decorator.background.stop()
+    }
+    expect(await countTokens(ctx.db)).toBe(0)
+
+    const sweeper = createSweeper({
+      db: ctx.db,
+      logger: swept.logger,
+      every: 20,
+      sweeps: [linkTokenSweep],
     })
-    const sweeper = startSweeper({ db: ctx.db, logger, every: 20, sweeps: [linkTokenSweep] })
-    expect(JSON.parse(await swept)).toMatchObject({ sweep: "link_tokens", deleted: 20 })
+    sweeper.start()
+    await insertTokens(ctx.db, alice.user.id, 5, new Date(), 1_000)
+    expect(await swept.next()).toMatchObject({ sweep: "link_tokens", deleted: 5 })
     await sweeper.stop()
     expect(await countTokens(ctx.db)).toBe(0)
+  })
+
+  test("stop() waits for a run in progress, which ends after its current batch", async () => {
+    const entered = Promise.withResolvers<void>()
+    const release = Promise.withResolvers<void>()
+    let steps = 0
+    // Always a full batch: without stop(), the run would go on to its next one.
+    const slow = {
+      name: "slow",
+      async step(_db: Db, batch: number) {
+        steps++
+        entered.resolve()
+        await release.promise
+        return batch
+      },
+    }
+    const sweeper = createSweeper({ db: ctx.db, logger: quiet, every: 60_000, sweeps: [slow] })
+    sweeper.start()
+    await entered.promise
+    let stopped = false
+    const stopping = sweeper.stop().then(() => {
+      stopped = true
+    })
+    await Bun.sleep(0)
+    expect(stopped).toBe(false)
+    release.resolve()
+    await stopping
+    expect(steps).toBe(1)
   })
 
   if (ctx.driver === "postgres")
@@ -150,12 +213,13 @@ describeEachDb("load drill", (ctx) => {
         queryTimeoutMs: 3_000,
       })
       const { app } = makeApp(database.db)
-      const sweeper = startSweeper({
+      const sweeper = createSweeper({
         db: database.db,
         logger: quiet,
         every: 100,
         sweeps: [linkTokenSweep],
       })
+      sweeper.start()
       const statuses = new Map<number, number>()
       const until = performance.now() + DRILL_MS
       const client = async (i: number) => {
