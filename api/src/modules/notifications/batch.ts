@@ -36,7 +36,8 @@ function validate(item: unknown): { body: Request } | { reply: ItemResult } {
   try {
     value = validator?.Clean ? validator.Clean(structuredClone(item)) : item
   } catch {
-    value = {} // null cannot be cleaned; the single route reads a null body as {} too
+    // null cannot be cleaned; the single route reads a null body as an empty one
+    value = validator?.Clean ? validator.Clean({}) : {}
   }
   if (validator?.Check(value)) return { body: value as Request }
   const all = validator ? [...validator.Errors(value)] : []
