@@ -5,6 +5,7 @@ import type { Db } from "@nps/db"
 import type { Logger } from "@nps/log"
 import type { Registry } from "prom-client"
 import type { Config } from "./config"
+import { SETTLE_EVERY_MS, settleSweep } from "./modules/notifications/settle-sweep"
 import { linkTokenSweep } from "./modules/telegram/service"
 import { createBackgroundMetrics } from "./modules/webhooks/metrics"
 import { createWebhookSender } from "./modules/webhooks/sender"
@@ -24,6 +25,8 @@ export interface BackgroundOptions {
   sweepEveryMs?: number
   /** Rows per sweep transaction (default 500). */
   sweepBatch?: number
+  /** Pause between runs that settle expiry and send_at (default 2 s). */
+  settleEveryMs?: number
 }
 
 export function createBackground(
@@ -60,16 +63,26 @@ export function createBackground(
     ...(options.sweepEveryMs && { every: options.sweepEveryMs }),
     ...(options.sweepBatch && { batch: options.sweepBatch }),
   })
+  // Expiry and send_at come due by the clock alone, bot or no bot (within the 5 s the contract allows).
+  const settler = createSweeper({
+    db,
+    logger,
+    now,
+    sweeps: [settleSweep],
+    every: options.settleEveryMs ?? SETTLE_EVERY_MS,
+  })
   return {
     policy,
     webhooks,
     sweeper,
+    settler,
     start() {
       webhooks.start()
       sweeper.start()
+      settler.start()
     },
     async stop() {
-      await Promise.all([webhooks.stop(), sweeper.stop()])
+      await Promise.all([webhooks.stop(), sweeper.stop(), settler.stop()])
     },
   }
 }

@@ -3,6 +3,7 @@
 // clock.
 import { expect, test } from "bun:test"
 import { notificationDeliveries, notifications, telegramLinks } from "@nps/db"
+import { eq } from "drizzle-orm"
 import { describeEachDb, makeApp, req } from "./helpers"
 import { richFixture } from "./notify-fixture"
 
@@ -55,6 +56,28 @@ describeEachDb("notifications in time and by preference", (ctx) => {
     })
     at("2026-05-02T06:00:00Z") // quiet hours over: still nothing to send
     expect((await lease()).deliveries).toEqual([])
+  })
+
+  test("with no bot leasing and nobody asking, the background settles expiry and send_at by the clock", async () => {
+    const gone = await notify({ text: "gone", expires_at: "2026-05-01T08:00:30Z" })
+    const later = await notify({ text: "later", send_at: "2026-05-01T08:00:20Z" })
+    const stored = async (id: string) =>
+      (
+        await ctx.db
+          .select({ status: notifications.status, finishedAt: notifications.finishedAt })
+          .from(notifications)
+          .where(eq(notifications.id, id))
+      )[0]
+    at("2026-05-01T08:00:31Z")
+    // Nothing but the clock moved: the rows still say what they said at acceptance.
+    expect((await stored(gone.body.id))?.status).toBe("queued")
+    expect((await stored(later.body.id))?.status).toBe("scheduled")
+    await f.app.decorator.background.settler.runOnce()
+    expect(await stored(gone.body.id)).toMatchObject({
+      status: "failed",
+      finishedAt: expect.any(Date),
+    })
+    expect((await stored(later.body.id))?.status).toBe("queued")
   })
 
   test("quiet hours hold a normal notification until they end and let a high one through", async () => {
