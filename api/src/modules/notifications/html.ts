@@ -82,6 +82,8 @@ function attributesOf(source: string, from: number, to: number): Map<string, str
 function allowedUrl(href: string): boolean {
   if (href.length > 2048 || /\s/.test(href) || [...href].some((c) => c.charCodeAt(0) < 0x20))
     return false
+  // WHATWG URL repairs "https:é//x" into https://é//x; Telegram does not: the "//" must be there.
+  if (!/^(https?|tg):\/\//i.test(href)) return false
   try {
     const url = new URL(href)
     if (url.protocol === "tg:") return href.startsWith("tg://") && href.length > 5
