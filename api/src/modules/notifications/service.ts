@@ -39,7 +39,7 @@ const d = notificationDeliveries
 
 // Every field counts; a request without options hashes as it did before they existed, so a retry
 // across the upgrade still finds its notification.
-const requestHash = (userId: string, text: string, canonical: string) =>
+export const requestHash = (userId: string, text: string, canonical: string) =>
   new Bun.CryptoHasher("sha256")
     .update(`${userId}\n${text}${canonical ? `\n${canonical}` : ""}`)
     .digest("hex")
@@ -81,7 +81,7 @@ async function accepted(db: Db, notification: { id: string; status: string }): P
  * The user's preferences list every category they received, so they can switch it off: a new
  * one is added (on). Written only when new; `general` is always listed anyway.
  */
-async function noteCategory(tx: Db, userId: string, category: string) {
+export async function noteCategory(tx: Db, userId: string, category: string) {
   if (category === DEFAULT_CATEGORY) return
   const entry = JSON.stringify({ [category]: true })
   await tx
@@ -95,7 +95,14 @@ async function noteCategory(tx: Db, userId: string, category: string) {
     })
 }
 
-const recipientNotFound = () => notFound("user_not_found", "No such user")
+export const recipientNotFound = () => notFound("user_not_found", "No such user")
+export const recipientInactive = () => notFound("user_inactive", "That user is deactivated")
+export const keyReused = () =>
+  new ApiError(
+    409,
+    "idempotency_key_reused",
+    "This idempotency_key was used for a different notification; use a new key for a new message",
+  )
 
 /**
  * Accepts a notification for one user: one delivery per active, unblocked linked chat, all in one
@@ -121,7 +128,7 @@ export function createNotification(
       .where(input.userId ? eq(users.id, input.userId) : eq(users.username, input.username ?? ""))
       .limit(1)
     if (!user) throw recipientNotFound()
-    if (!user.isActive) throw notFound("user_inactive", "That user is deactivated")
+    if (!user.isActive) throw recipientInactive()
     const hash = requestHash(user.id, input.text, prepared.canonical)
 
     const replay = async () => {
@@ -139,12 +146,7 @@ export function createNotification(
           ),
         )
       if (!previous) return undefined
-      if (previous.hash !== hash)
-        throw new ApiError(
-          409,
-          "idempotency_key_reused",
-          "This idempotency_key was used for a different notification; use a new key for a new message",
-        )
+      if (previous.hash !== hash) throw keyReused()
       return { created: false, notification: await accepted(tx, previous) }
     }
     if (input.idempotencyKey) {
@@ -152,15 +154,6 @@ export function createNotification(
       if (earlierReply) return earlierReply
     }
 
-    const reachable = and(
-      eq(telegramLinks.userId, user.id),
-      eq(telegramLinks.isActive, true),
-      isNull(telegramLinks.blockedAt),
-    )
-    const [{ chats } = { chats: 0 }] = await tx
-      .select({ chats: sql<number>`count(*)`.mapWith(Number) })
-      .from(telegramLinks)
-      .where(reachable)
     const [notification] = await tx
       .insert(notifications)
       .values({
@@ -186,27 +179,53 @@ export function createNotification(
       if (raced) return raced
       throw new Error("idempotency conflict without a row")
     }
-    if (chats) {
-      // One set-based statement, whatever the number of chats: a row of parameters per chat
-      // overflowed the protocol's 65,535 parameters at 21,845 chats. Link order is id order.
-      const holdUntil = prepared.sendAt?.toISOString() ?? null
-      const expiresAt = prepared.expiresAt?.toISOString() ?? null
-      await tx.execute(sql`
-        insert into ${d} (${sql.identifier(d.notificationId.name)}, ${sql.identifier(d.telegramChatId.name)}, ${sql.identifier(d.availableAt.name)}, ${sql.identifier(d.holdUntil.name)}, ${sql.identifier(d.expiresAt.name)})
-        select ${notification.id}, ${telegramLinks.telegramChatId}, ${now.toISOString()}::timestamptz, ${holdUntil}::timestamptz, ${expiresAt}::timestamptz
-        from ${telegramLinks} where ${reachable} order by ${telegramLinks.id}`)
-      await tx.execute(sql`select pg_notify(${DELIVERIES_CHANNEL}, '')`)
-    }
+    const deliveries = await insertDeliveries(tx, notification.id, user.id, prepared, now)
     await noteCategory(tx, user.id, prepared.category)
     const [final] = await finishNotifications(tx, [notification.id], now)
     return {
       created: true,
-      notification: await accepted(tx, {
+      notification: {
         id: notification.id,
-        status: final?.status ?? (prepared.sendAt ? "scheduled" : "queued"),
-      }),
+        status: final?.status ?? (deliveries.length ? initialStatus(prepared, now) : "queued"),
+        deliveries,
+      },
     }
   })
+}
+
+/** What finishNotifications leaves unfinal for a new notification with deliveries. */
+const initialStatus = (prepared: { sendAt: Date | null }, now: Date): NotificationStatus =>
+  prepared.sendAt && prepared.sendAt > now ? "scheduled" : "queued"
+
+/**
+ * One delivery per reachable chat, in link (id) order, answered as inserted (no re-read), with the
+ * NOTIFY in the same statement when there is any: one round trip, whatever the number of chats.
+ */
+async function insertDeliveries(
+  tx: Db,
+  notificationId: string,
+  userId: string,
+  prepared: { sendAt: Date | null; expiresAt: Date | null },
+  now: Date,
+): Promise<Accepted["deliveries"]> {
+  const l = telegramLinks
+  const holdUntil = prepared.sendAt?.toISOString() ?? null
+  const expiresAt = prepared.expiresAt?.toISOString() ?? null
+  const col = (c: { name: string }) => sql.identifier(c.name)
+  const result = await tx.execute(sql`
+    with ins as (
+      insert into ${d} (${col(d.notificationId)}, ${col(d.telegramChatId)}, ${col(d.availableAt)}, ${col(d.holdUntil)}, ${col(d.expiresAt)})
+      select ${notificationId}, ${l.telegramChatId}, ${now.toISOString()}::timestamptz, ${holdUntil}::timestamptz, ${expiresAt}::timestamptz
+      from ${l} where ${l.userId} = ${userId} and ${l.isActive} and ${l.blockedAt} is null
+      order by ${l.id}
+      returning ${col(d.id)} as id, ${col(d.telegramChatId)} as chat, ${col(d.status)} as status),
+    wake as (select pg_notify(${DELIVERIES_CHANNEL}, '') from (select 1 from ins limit 1) one)
+    select ins.chat, ins.status from ins, (select count(*) from wake) woke order by ins.id`)
+  const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as {
+    chat: string | number
+    status: string
+  }[]
+  return rows.map((r) => ({ telegram_chat_id: Number(r.chat), status: r.status as DeliveryStatus }))
 }
 
 /** A notification as GET shows it: the sender's own, or any for an admin. */

@@ -10,6 +10,10 @@ export interface Wakeup {
   readonly generation: number
   /** Until a wake-up, `ms` elapse, `signal` aborts or the server is stopping. */
   wait(generation: number, ms: number, signal: AbortSignal): Promise<void>
+  /**
+   * This process accepted or settled deliveries (and NOTIFYed): wakes the waiting leases, unless
+   * LISTEN is in place and so the NOTIFY itself will — one wake-up per change, not two.
+   */
   wake(): void
   /** LISTEN is in place (or could not be): call before checking for work, so no NOTIFY is missed. */
   ready(): Promise<void>
@@ -30,8 +34,9 @@ export function createWakeup(options: {
   const waiters = new Set<() => void>()
   let subscription: Promise<void> | undefined
   let warned = false
+  let listening = false
 
-  const wake = () => {
+  const wakeAll = () => {
     generation++
     for (const resolve of [...waiters]) resolve()
   }
@@ -40,8 +45,10 @@ export function createWakeup(options: {
   // database was unreachable. Until then waiters still wake on their timers.
   const subscribe = () => {
     if (!listen) return Promise.resolve()
-    subscription ??= listen(channel, wake).then(
-      () => {},
+    subscription ??= listen(channel, wakeAll).then(
+      () => {
+        listening = true
+      },
       (error) => {
         if (!warned)
           logger.warn("cannot LISTEN for deliveries; waiting leases re-check on a timer", {
@@ -64,7 +71,9 @@ export function createWakeup(options: {
     get stopping() {
       return stopping?.aborted ?? false
     },
-    wake,
+    wake: () => {
+      if (!listening) wakeAll()
+    },
     ready: async () => {
       await subscribe()
     },
