@@ -164,8 +164,9 @@ export function createNotification(
         priority: prepared.priority,
         sendAt: prepared.sendAt,
         expiresAt: prepared.expiresAt,
-        // Computed below from the deliveries, like every later status.
-        status: "queued",
+        // What finishNotifications computes for it once it has a queued delivery; with none it
+        // is finished below (undeliverable), like every final status.
+        status: initialStatus(prepared, now),
         idempotencyKey: input.idempotencyKey ?? null,
         requestHash: hash,
         createdBy: sender?.userId ?? null,
@@ -181,19 +182,20 @@ export function createNotification(
     }
     const deliveries = await insertDeliveries(tx, notification.id, user.id, prepared, now)
     await noteCategory(tx, user.id, prepared.category)
-    const [final] = await finishNotifications(tx, [notification.id], now)
+    // A queued delivery leaves it scheduled or queued, as inserted: no statement needed for that.
+    const [final] = deliveries.length ? [] : await finishNotifications(tx, [notification.id], now)
     return {
       created: true,
       notification: {
         id: notification.id,
-        status: final?.status ?? (deliveries.length ? initialStatus(prepared, now) : "queued"),
+        status: final?.status ?? (notification.status as NotificationStatus),
         deliveries,
       },
     }
   })
 }
 
-/** What finishNotifications leaves unfinal for a new notification with deliveries. */
+/** What finishNotifications computes for a notification whose deliveries are all queued. */
 const initialStatus = (prepared: { sendAt: Date | null }, now: Date): NotificationStatus =>
   prepared.sendAt && prepared.sendAt > now ? "scheduled" : "queued"
 
