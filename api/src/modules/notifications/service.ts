@@ -18,7 +18,7 @@ import { DEFAULT_CATEGORY, type Language } from "../preferences/model"
 import { MAX_CATEGORIES } from "../preferences/service"
 import { chatHead } from "./lease"
 import type { AcceptedNotification, NotificationView } from "./model"
-import { prepareNotification, type RichOptions } from "./prepare"
+import { type Prepared, prepareNotification, type RichOptions } from "./prepare"
 import { finishNotifications, isQueued, settleDue } from "./status"
 
 /** Postgres NOTIFY channel: "deliveries may be due", a wake-up call for waiting leases. */
@@ -154,33 +154,22 @@ export function createNotification(
       if (earlierReply) return earlierReply
     }
 
-    const [notification] = await tx
-      .insert(notifications)
-      .values({
-        userId: user.id,
-        text: input.text,
-        messages: prepared.messages,
-        category: prepared.category,
-        priority: prepared.priority,
-        sendAt: prepared.sendAt,
-        expiresAt: prepared.expiresAt,
-        // What finishNotifications computes for it once it has a queued delivery; with none it
-        // is finished below (undeliverable), like every final status.
-        status: initialStatus(prepared, now),
-        idempotencyKey: input.idempotencyKey ?? null,
-        requestHash: hash,
-        createdBy: sender?.userId ?? null,
-        createdAt: now,
-      })
-      .onConflictDoNothing({ target: [notifications.createdBy, notifications.idempotencyKey] })
-      .returning({ id: notifications.id, status: notifications.status })
-    if (!notification) {
+    const inserted = await insertNotification(tx, {
+      userId: user.id,
+      text: input.text,
+      idempotencyKey: input.idempotencyKey ?? null,
+      hash,
+      createdBy: sender?.userId ?? null,
+      prepared,
+      now,
+    })
+    if (!inserted) {
       // A concurrent request with the same key committed first.
       const raced = await replay()
       if (raced) return raced
       throw new Error("idempotency conflict without a row")
     }
-    const deliveries = await insertDeliveries(tx, notification.id, user.id, prepared, now)
+    const { notification, deliveries } = inserted
     await noteCategory(tx, user.id, prepared.category)
     // A queued delivery leaves it scheduled or queued, as inserted: no statement needed for that.
     const [final] = deliveries.length ? [] : await finishNotifications(tx, [notification.id], now)
@@ -199,35 +188,62 @@ export function createNotification(
 const initialStatus = (prepared: { sendAt: Date | null }, now: Date): NotificationStatus =>
   prepared.sendAt && prepared.sendAt > now ? "scheduled" : "queued"
 
+const col = (c: { name: string }) => sql.identifier(c.name)
+const timestamp = (at: Date | null) => sql`${at?.toISOString() ?? null}::timestamptz`
+
 /**
- * One delivery per reachable chat, in link (id) order, answered as inserted (no re-read), with the
- * NOTIFY in the same statement when there is any: one round trip, whatever the number of chats.
+ * The notification and one delivery per reachable chat (in link, that is id, order) in one
+ * statement, answered as inserted (no re-read), with the NOTIFY when a delivery was inserted:
+ * one round trip, whatever the number of chats. Undefined: the (sender, key) was taken first.
  */
-async function insertDeliveries(
+async function insertNotification(
   tx: Db,
-  notificationId: string,
-  userId: string,
-  prepared: { sendAt: Date | null; expiresAt: Date | null },
-  now: Date,
-): Promise<Accepted["deliveries"]> {
+  row: {
+    userId: string
+    text: string
+    idempotencyKey: string | null
+    hash: string
+    createdBy: string | null
+    prepared: Prepared
+    now: Date
+  },
+) {
+  const { prepared, now } = row
+  const n = notifications
   const l = telegramLinks
-  const holdUntil = prepared.sendAt?.toISOString() ?? null
-  const expiresAt = prepared.expiresAt?.toISOString() ?? null
-  const col = (c: { name: string }) => sql.identifier(c.name)
+  // As text, then cast: postgres.js would encode a string sent as jsonb once more.
+  const messages = prepared.messages ? JSON.stringify(prepared.messages) : null
   const result = await tx.execute(sql`
-    with ins as (
+    with n as (
+      insert into ${n} (${col(n.userId)}, ${col(n.text)}, ${col(n.messages)}, ${col(n.category)}, ${col(n.priority)}, ${col(n.sendAt)}, ${col(n.expiresAt)}, ${col(n.status)}, ${col(n.idempotencyKey)}, ${col(n.requestHash)}, ${col(n.createdBy)}, ${col(n.createdAt)})
+      values (${row.userId}, ${row.text}, ${messages}::text::jsonb, ${prepared.category}, ${prepared.priority}, ${timestamp(prepared.sendAt)}, ${timestamp(prepared.expiresAt)}, ${initialStatus(prepared, now)}, ${row.idempotencyKey}, ${row.hash}, ${row.createdBy}, ${timestamp(now)})
+      on conflict (${col(n.createdBy)}, ${col(n.idempotencyKey)}) do nothing
+      returning ${col(n.id)} as id, ${col(n.status)} as status, ${col(n.userId)} as user_id),
+    ins as (
       insert into ${d} (${col(d.notificationId)}, ${col(d.telegramChatId)}, ${col(d.availableAt)}, ${col(d.holdUntil)}, ${col(d.expiresAt)})
-      select ${notificationId}, ${l.telegramChatId}, ${now.toISOString()}::timestamptz, ${holdUntil}::timestamptz, ${expiresAt}::timestamptz
-      from ${l} where ${l.userId} = ${userId} and ${l.isActive} and ${l.blockedAt} is null
+      select n.id, ${l.telegramChatId}, ${timestamp(now)}, ${timestamp(prepared.sendAt)}, ${timestamp(prepared.expiresAt)}
+      from n join ${l} on ${l.userId} = n.user_id and ${l.isActive} and ${l.blockedAt} is null
       order by ${l.id}
       returning ${col(d.id)} as id, ${col(d.telegramChatId)} as chat, ${col(d.status)} as status),
     wake as (select pg_notify(${DELIVERIES_CHANNEL}, '') from (select 1 from ins limit 1) one)
-    select ins.chat, ins.status from ins, (select count(*) from wake) woke order by ins.id`)
+    select n.id, n.status, ins.chat, ins.status as delivery
+    from n left join ins on true, (select count(*) from wake) woke order by ins.id`)
   const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as {
-    chat: string | number
+    id: string
     status: string
+    chat: string | number | null
+    delivery: string | null
   }[]
-  return rows.map((r) => ({ telegram_chat_id: Number(r.chat), status: r.status as DeliveryStatus }))
+  const [first] = rows
+  if (!first) return undefined
+  return {
+    notification: { id: first.id, status: first.status },
+    deliveries: rows.flatMap((r) =>
+      r.chat === null
+        ? []
+        : [{ telegram_chat_id: Number(r.chat), status: r.delivery as DeliveryStatus }],
+    ),
+  }
 }
 
 /** A notification as GET shows it: the sender's own, or any for an admin. */
