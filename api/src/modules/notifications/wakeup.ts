@@ -1,6 +1,7 @@
-// Wakes waiting lease requests when deliveries may have become due: at once for what this process
-// accepted or settled, and through Postgres LISTEN for what another API replica (or the admin CLI)
-// did. A generation counter closes the gap between "nothing is due" and starting to wait.
+// Wakes waiting lease requests when deliveries may have become due: through Postgres LISTEN for
+// what any API replica (this one included) or the admin CLI did, and directly for what this
+// process did while LISTEN is not in place — once per change either way. A generation counter
+// closes the gap between "nothing is due" and starting to wait.
 import type { Listen } from "@nps/db"
 import type { Logger } from "@nps/log"
 import { describeForLog } from "../../errors"
