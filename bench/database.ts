@@ -19,6 +19,8 @@ export const chatId = (i: number) => (i % 2 === 0 ? 1 : -1) * (2 ** 31 + 1 + i *
 export interface BenchDatabase {
   url: string
   serviceKey: string
+  /** A raw key with telegram:notify, for the accept scenario. */
+  notifyKey: string
   /** Raw keys of users who may link chats. */
   userKeys: string[]
   /** Linked chat ids, in seed order. */
@@ -126,9 +128,18 @@ async function seed(url: string) {
         scopes: ["oracle:read"],
       })),
     )
+    // The sender of the accept scenario: an ordinary user's key allowed to notify.
+    const notifyKey = generateApiKey()
+    await db.insert(apiKeys).values({
+      userId: ids[0] as string,
+      name: "bench notify",
+      keyHash: hashApiKey(notifyKey),
+      prefix: keyPrefix(notifyKey),
+      scopes: ["telegram:notify"],
+    })
     // Fresh statistics, so both servers start from the plans a settled database would have.
     await db.execute(sql`vacuum analyze`)
-    return { serviceKey, userKeys, chats }
+    return { serviceKey, notifyKey, userKeys, chats }
   } finally {
     await database.close()
   }

@@ -16,6 +16,8 @@ export interface LoadSpec {
   paths?: string[]
   /** Or POST /api/telegram/link for chat ids firstChatId, firstChatId + 1, … with these keys. */
   link?: { firstChatId: number; userKeys: string[] }
+  /** Or POST /api/telegram/notifications to these users in turn (a notify key in `headers`). */
+  notify?: { usernames: string[] }
 }
 
 export interface LoadResult {
@@ -37,28 +39,39 @@ if (import.meta.main) {
   if (!specPath) throw new Error("usage: bun bench/load.ts <spec.json>")
   const spec = (await Bun.file(specPath).json()) as LoadSpec
   let n = 0
-  const { paths, link } = spec
+  const { paths, link, notify } = spec
+  const notifyRequest = (usernames: string[]): autocannon.Request => ({
+    method: "POST",
+    path: "/api/telegram/notifications",
+    setupRequest: (req) => {
+      const i = n++
+      const username = usernames[i % usernames.length]
+      return { ...req, body: JSON.stringify({ username, text: `bench notification ${i}` }) }
+    },
+  })
   const request: autocannon.Request = paths
     ? {
         method: "GET",
         setupRequest: (req) => ({ ...req, path: paths[n++ % paths.length] as string }),
       }
-    : {
-        method: "POST",
-        path: "/api/telegram/link",
-        setupRequest: (req) => {
-          const i = n++
-          const keys = link?.userKeys ?? []
-          return {
-            ...req,
-            body: JSON.stringify({
-              telegram_chat_id: (link?.firstChatId ?? 0) + i,
-              telegram_username: `bench_${i}`,
-              api_key: keys[i % keys.length],
-            }),
-          }
-        },
-      }
+    : notify
+      ? notifyRequest(notify.usernames)
+      : {
+          method: "POST",
+          path: "/api/telegram/link",
+          setupRequest: (req) => {
+            const i = n++
+            const keys = link?.userKeys ?? []
+            return {
+              ...req,
+              body: JSON.stringify({
+                telegram_chat_id: (link?.firstChatId ?? 0) + i,
+                telegram_username: `bench_${i}`,
+                api_key: keys[i % keys.length],
+              }),
+            }
+          },
+        }
 
   let latencies = new Float64Array(1 << 20)
   let count = 0

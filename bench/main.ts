@@ -2,12 +2,13 @@
 // runs, printed as Markdown and written to bench/results.md. Needs only a local Postgres:
 // BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres) is where a throwaway
 // database is created and, at the end, dropped. BENCH_RUNS (3) and BENCH_SECONDS (5) size it;
-// BENCH_ONLY=status,link,bot,startup,delivery runs a subset (printed, not written to results.md);
+// BENCH_ONLY=status,link,bot,startup,delivery,accept runs a subset (printed, not written to results.md);
 // BENCH_CPU_PROF=<dir> runs the API and the reference under Bun's CPU profiler.
 import { mkdtempSync, rmSync } from "node:fs"
 import { availableParallelism, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { answerCommandLine } from "../api/src/cli"
+import { acceptScenario } from "./accept"
 import { type BotRun, PHASES, runBot } from "./bot"
 import { createCleanup } from "./cleanup"
 import { createBenchDatabase, USERS } from "./database"
@@ -26,7 +27,7 @@ Postgres; creates a throwaway database there and drops it at the end, on Ctrl-C 
                       postgres://postgres@127.0.0.1:5432/postgres)
   BENCH_RUNS          runs per figure, the median reported (default 3)
   BENCH_SECONDS       seconds per run (default 5)
-  BENCH_ONLY          a subset: status,link,bot,startup,delivery
+  BENCH_ONLY          a subset: status,link,bot,startup,delivery,accept
   BENCH_CPU_PROF      a directory: run the servers under bun --cpu-prof`,
     options: {},
   },
@@ -37,7 +38,7 @@ Postgres; creates a throwaway database there and drops it at the end, on Ctrl-C 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres"
 const RUNS = Number(process.env.BENCH_RUNS || 3)
 const SECONDS = Number(process.env.BENCH_SECONDS || 5)
-const SCENARIOS = ["status", "link", "bot", "startup", "delivery"]
+const SCENARIOS = ["status", "link", "bot", "startup", "delivery", "accept"]
 const ONLY = new Set((process.env.BENCH_ONLY || SCENARIOS.join(",")).split(","))
 const CONNECTIONS = [1, 32, 128]
 const LINK_CONNECTIONS = 32
@@ -292,11 +293,13 @@ try {
   })
   servers.push(api)
   const sections: string[][] = []
-  if (ONLY.has("status")) {
-    const bare = await startReference(data.url)
-    servers.push(bare)
-    sections.push(await statusScenario(api, bare))
+  let bare: Server | undefined
+  const reference = async () => {
+    bare ??= await startReference(data.url)
+    if (!servers.includes(bare)) servers.push(bare)
+    return bare
   }
+  if (ONLY.has("status")) sections.push(await statusScenario(api, await reference()))
   if (ONLY.has("link")) sections.push(await linkScenario(api))
   let botRuns: BotRun[] = []
   if (ONLY.has("bot")) {
@@ -306,6 +309,23 @@ try {
   }
   if (ONLY.has("startup")) sections.push(await startupScenario(botRuns))
   if (ONLY.has("delivery")) sections.push(await deliveryScenario())
+  if (ONLY.has("accept")) {
+    const ceiling = await reference()
+    sections.push(
+      await acceptScenario({
+        api,
+        bare: ceiling,
+        notifyKey: data.notifyKey,
+        usernames: Array.from({ length: USERS }, (_, i) => `bench_user_${i}`),
+        runs: RUNS,
+        seconds: SECONDS,
+        work,
+        progress,
+        bareLoad: async (connections) => statusLoad(ceiling, connections),
+        median,
+      }),
+    )
+  }
 
   const report = [header(), ...sections].map((lines) => lines.join("\n")).join("\n\n")
   if (SCENARIOS.every((s) => ONLY.has(s))) {

@@ -14,18 +14,26 @@ export interface AcceptResult {
   notification: Static<typeof AcceptedNotification>
 }
 
-/** A body that passed the NotificationRequest schema → 202 (new) or 200 (an idempotent replay). */
-export async function acceptNotification(
-  deps: Deps,
-  body: Static<typeof NotificationRequest>,
-  principal: Principal,
-): Promise<AcceptResult> {
+/** Exactly one of username and user_id, or the 422 the single POST answers. */
+export function checkRecipient(body: {
+  username?: string | undefined
+  user_id?: string | undefined
+}) {
   if ((body.username === undefined) === (body.user_id === undefined))
     throw new ApiError(
       422,
       "validation_error",
       "Invalid body: give exactly one of username and user_id",
     )
+}
+
+/** A body that passed the NotificationRequest schema → 202 (new) or 200 (an idempotent replay). */
+export async function acceptNotification(
+  deps: Deps,
+  body: Static<typeof NotificationRequest>,
+  principal: Principal,
+): Promise<AcceptResult> {
+  checkRecipient(body)
   const { created, notification } = await createNotification(
     deps.db,
     {

@@ -1,12 +1,15 @@
-// POST /notifications/batch: up to 1,000 notifications in one request, each validated against
-// the single POST's own schema and accepted by the same code, in order, so every item answers
-// exactly as it would alone (a key repeated inside the batch replays like a retry would).
+// POST /notifications/batch: up to 1,000 notifications in one request, each checked by the single
+// POST's own schema and rules, then all accepted set-based in one transaction (accept-many.ts), so
+// every item answers exactly as it would alone (a key repeated inside the batch replays like a
+// retry would) at a few statements per batch.
 import { Elysia, getSchemaValidator, type Static, t } from "elysia"
 import { authPlugin, type Principal } from "../../auth"
 import type { Deps } from "../../context"
 import { answers } from "../../docs"
 import { ApiError, toErrorReply } from "../../errors"
-import { acceptNotification } from "./accept"
+import { checkRecipient } from "./accept"
+import { createNotifications, type ManyItem } from "./accept-many"
+import { prepareNotification } from "./prepare"
 import { NotificationRequest } from "./request"
 import type { Wakeup } from "./wakeup"
 
@@ -45,36 +48,54 @@ function validate(item: unknown): { body: Request } | { reply: ItemResult } {
   return { reply: { status: reply.status, ...reply.body } }
 }
 
-/** One item, as the single POST would answer it (its body shrunk to the id). */
-async function acceptItem(deps: Deps, item: unknown, principal: Principal): Promise<ItemResult> {
+/** The item checked as the single POST checks it before the database: ready, or its 4xx. */
+function check(item: unknown, now: Date): ManyItem | ItemResult {
+  const checked = validate(item)
+  if ("reply" in checked) return checked.reply
+  const body = checked.body
   try {
-    const checked = validate(item)
-    if ("reply" in checked) return checked.reply
-    const accepted = await acceptNotification(deps, checked.body, principal)
-    return { status: accepted.status, id: accepted.notification.id }
+    checkRecipient(body)
+    return {
+      username: body.username,
+      userId: body.user_id,
+      text: body.text,
+      idempotencyKey: body.idempotency_key,
+      prepared: prepareNotification(body.text, body, now),
+    }
   } catch (error) {
-    // A client's mistake answers for this item alone; anything else (database away) for all.
-    if (error instanceof ApiError && error.status < 500)
-      return { status: error.status, error: error.code, message: error.message }
+    if (error instanceof ApiError && error.status < 500) return failed(error)
     throw error
   }
+}
+
+const failed = (error: ApiError): ItemResult => ({
+  status: error.status,
+  error: error.code,
+  message: error.message,
+})
+
+/** Every item, as the single POSTs would answer them in turn, accepted in one transaction. */
+async function acceptAll(deps: Deps, items: unknown[], principal: Principal) {
+  const now = deps.now()
+  const checked = items.map((item) => check(item, now))
+  const ready = checked.filter((c): c is ManyItem => "prepared" in c)
+  const accepted = ready.length ? await createNotifications(deps.db, ready, principal, now) : []
+  let next = 0
+  const results = checked.map((c): ItemResult => {
+    if (!("prepared" in c)) return c
+    const result = accepted[next++]
+    if (!result) throw new Error("a batch item without a result")
+    return "error" in result ? failed(result.error) : result
+  })
+  return { results, created: accepted.some((r) => "status" in r && r.status === 202) }
 }
 
 export const batchRoutes = (deps: Deps, wakeup: Wakeup) =>
   new Elysia({ prefix: "/telegram", tags: ["notifications"] }).use(authPlugin(deps)).post(
     "/notifications/batch",
     async ({ body, principal }) => {
-      const results: ItemResult[] = []
-      let created = false
-      try {
-        for (const item of body.notifications) {
-          const result = await acceptItem(deps, item, principal)
-          created ||= result.status === 202
-          results.push(result)
-        }
-      } finally {
-        if (created) wakeup.wake()
-      }
+      const { results, created } = await acceptAll(deps, body.notifications, principal)
+      if (created) wakeup.wake()
       return { results }
     },
     {

@@ -18,7 +18,7 @@ import { DEFAULT_CATEGORY, type Language } from "../preferences/model"
 import { MAX_CATEGORIES } from "../preferences/service"
 import { chatHead } from "./lease"
 import type { AcceptedNotification, NotificationView } from "./model"
-import { prepareNotification, type RichOptions } from "./prepare"
+import { type Prepared, prepareNotification, type RichOptions } from "./prepare"
 import { finishNotifications, isQueued, settleDue } from "./status"
 
 /** Postgres NOTIFY channel: "deliveries may be due", a wake-up call for waiting leases. */
@@ -39,7 +39,7 @@ const d = notificationDeliveries
 
 // Every field counts; a request without options hashes as it did before they existed, so a retry
 // across the upgrade still finds its notification.
-const requestHash = (userId: string, text: string, canonical: string) =>
+export const requestHash = (userId: string, text: string, canonical: string) =>
   new Bun.CryptoHasher("sha256")
     .update(`${userId}\n${text}${canonical ? `\n${canonical}` : ""}`)
     .digest("hex")
@@ -81,7 +81,7 @@ async function accepted(db: Db, notification: { id: string; status: string }): P
  * The user's preferences list every category they received, so they can switch it off: a new
  * one is added (on). Written only when new; `general` is always listed anyway.
  */
-async function noteCategory(tx: Db, userId: string, category: string) {
+export async function noteCategory(tx: Db, userId: string, category: string) {
   if (category === DEFAULT_CATEGORY) return
   const entry = JSON.stringify({ [category]: true })
   await tx
@@ -95,7 +95,14 @@ async function noteCategory(tx: Db, userId: string, category: string) {
     })
 }
 
-const recipientNotFound = () => notFound("user_not_found", "No such user")
+export const recipientNotFound = () => notFound("user_not_found", "No such user")
+export const recipientInactive = () => notFound("user_inactive", "That user is deactivated")
+export const keyReused = () =>
+  new ApiError(
+    409,
+    "idempotency_key_reused",
+    "This idempotency_key was used for a different notification; use a new key for a new message",
+  )
 
 /**
  * Accepts a notification for one user: one delivery per active, unblocked linked chat, all in one
@@ -121,7 +128,7 @@ export function createNotification(
       .where(input.userId ? eq(users.id, input.userId) : eq(users.username, input.username ?? ""))
       .limit(1)
     if (!user) throw recipientNotFound()
-    if (!user.isActive) throw notFound("user_inactive", "That user is deactivated")
+    if (!user.isActive) throw recipientInactive()
     const hash = requestHash(user.id, input.text, prepared.canonical)
 
     const replay = async () => {
@@ -139,12 +146,7 @@ export function createNotification(
           ),
         )
       if (!previous) return undefined
-      if (previous.hash !== hash)
-        throw new ApiError(
-          409,
-          "idempotency_key_reused",
-          "This idempotency_key was used for a different notification; use a new key for a new message",
-        )
+      if (previous.hash !== hash) throw keyReused()
       return { created: false, notification: await accepted(tx, previous) }
     }
     if (input.idempotencyKey) {
@@ -152,61 +154,96 @@ export function createNotification(
       if (earlierReply) return earlierReply
     }
 
-    const reachable = and(
-      eq(telegramLinks.userId, user.id),
-      eq(telegramLinks.isActive, true),
-      isNull(telegramLinks.blockedAt),
-    )
-    const [{ chats } = { chats: 0 }] = await tx
-      .select({ chats: sql<number>`count(*)`.mapWith(Number) })
-      .from(telegramLinks)
-      .where(reachable)
-    const [notification] = await tx
-      .insert(notifications)
-      .values({
-        userId: user.id,
-        text: input.text,
-        messages: prepared.messages,
-        category: prepared.category,
-        priority: prepared.priority,
-        sendAt: prepared.sendAt,
-        expiresAt: prepared.expiresAt,
-        // Computed below from the deliveries, like every later status.
-        status: "queued",
-        idempotencyKey: input.idempotencyKey ?? null,
-        requestHash: hash,
-        createdBy: sender?.userId ?? null,
-        createdAt: now,
-      })
-      .onConflictDoNothing({ target: [notifications.createdBy, notifications.idempotencyKey] })
-      .returning({ id: notifications.id, status: notifications.status })
-    if (!notification) {
+    const inserted = await insertNotification(tx, {
+      userId: user.id,
+      text: input.text,
+      idempotencyKey: input.idempotencyKey ?? null,
+      hash,
+      createdBy: sender?.userId ?? null,
+      prepared,
+      now,
+    })
+    if (!inserted) {
       // A concurrent request with the same key committed first.
       const raced = await replay()
       if (raced) return raced
       throw new Error("idempotency conflict without a row")
     }
-    if (chats) {
-      // One set-based statement, whatever the number of chats: a row of parameters per chat
-      // overflowed the protocol's 65,535 parameters at 21,845 chats. Link order is id order.
-      const holdUntil = prepared.sendAt?.toISOString() ?? null
-      const expiresAt = prepared.expiresAt?.toISOString() ?? null
-      await tx.execute(sql`
-        insert into ${d} (${sql.identifier(d.notificationId.name)}, ${sql.identifier(d.telegramChatId.name)}, ${sql.identifier(d.availableAt.name)}, ${sql.identifier(d.holdUntil.name)}, ${sql.identifier(d.expiresAt.name)})
-        select ${notification.id}, ${telegramLinks.telegramChatId}, ${now.toISOString()}::timestamptz, ${holdUntil}::timestamptz, ${expiresAt}::timestamptz
-        from ${telegramLinks} where ${reachable} order by ${telegramLinks.id}`)
-      await tx.execute(sql`select pg_notify(${DELIVERIES_CHANNEL}, '')`)
-    }
+    const { notification, deliveries } = inserted
     await noteCategory(tx, user.id, prepared.category)
-    const [final] = await finishNotifications(tx, [notification.id], now)
+    // A queued delivery leaves it scheduled or queued, as inserted: no statement needed for that.
+    const [final] = deliveries.length ? [] : await finishNotifications(tx, [notification.id], now)
     return {
       created: true,
-      notification: await accepted(tx, {
+      notification: {
         id: notification.id,
-        status: final?.status ?? (prepared.sendAt ? "scheduled" : "queued"),
-      }),
+        status: final?.status ?? (notification.status as NotificationStatus),
+        deliveries,
+      },
     }
   })
+}
+
+/** What finishNotifications computes for a notification whose deliveries are all queued. */
+const initialStatus = (prepared: { sendAt: Date | null }, now: Date): NotificationStatus =>
+  prepared.sendAt && prepared.sendAt > now ? "scheduled" : "queued"
+
+const col = (c: { name: string }) => sql.identifier(c.name)
+const timestamp = (at: Date | null) => sql`${at?.toISOString() ?? null}::timestamptz`
+
+/**
+ * The notification and one delivery per reachable chat (in link, that is id, order) in one
+ * statement, answered as inserted (no re-read), with the NOTIFY when a delivery was inserted:
+ * one round trip, whatever the number of chats. Undefined: the (sender, key) was taken first.
+ */
+async function insertNotification(
+  tx: Db,
+  row: {
+    userId: string
+    text: string
+    idempotencyKey: string | null
+    hash: string
+    createdBy: string | null
+    prepared: Prepared
+    now: Date
+  },
+) {
+  const { prepared, now } = row
+  const n = notifications
+  const l = telegramLinks
+  // As text, then cast: postgres.js would encode a string sent as jsonb once more.
+  const messages = prepared.messages ? JSON.stringify(prepared.messages) : null
+  const result = await tx.execute(sql`
+    with n as (
+      insert into ${n} (${col(n.userId)}, ${col(n.text)}, ${col(n.messages)}, ${col(n.category)}, ${col(n.priority)}, ${col(n.sendAt)}, ${col(n.expiresAt)}, ${col(n.status)}, ${col(n.idempotencyKey)}, ${col(n.requestHash)}, ${col(n.createdBy)}, ${col(n.createdAt)})
+      values (${row.userId}, ${row.text}, ${messages}::text::jsonb, ${prepared.category}, ${prepared.priority}, ${timestamp(prepared.sendAt)}, ${timestamp(prepared.expiresAt)}, ${initialStatus(prepared, now)}, ${row.idempotencyKey}, ${row.hash}, ${row.createdBy}, ${timestamp(now)})
+      on conflict (${col(n.createdBy)}, ${col(n.idempotencyKey)}) do nothing
+      returning ${col(n.id)} as id, ${col(n.status)} as status, ${col(n.userId)} as user_id),
+    ins as (
+      insert into ${d} (${col(d.notificationId)}, ${col(d.telegramChatId)}, ${col(d.availableAt)}, ${col(d.holdUntil)}, ${col(d.expiresAt)})
+      select n.id, ${l.telegramChatId}, ${timestamp(now)}, ${timestamp(prepared.sendAt)}, ${timestamp(prepared.expiresAt)}
+      from n join ${l} on ${l.userId} = n.user_id and ${l.isActive} and ${l.blockedAt} is null
+      order by ${l.id}
+      returning ${col(d.id)} as id, ${col(d.telegramChatId)} as chat, ${col(d.status)} as status),
+    wake as (select pg_notify(${DELIVERIES_CHANNEL}, '') from (select 1 from ins limit 1) one)
+    select n.id, n.status, ins.chat, ins.status as delivery
+    from n left join ins on true, (select count(*) from wake) woke order by ins.id`)
+  const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as {
+    id: string
+    status: string
+    chat: string | number | null
+    delivery: string | null
+  }[]
+  const [first] = rows
+  if (!first) return undefined
+  return {
+    notification: { id: first.id, status: first.status },
+    deliveries: rows.flatMap((r) =>
+      r.chat === null
+        ? []
+        : [{ telegram_chat_id: Number(r.chat), status: r.delivery as DeliveryStatus }],
+    ),
+  }
 }
 
 /** A notification as GET shows it: the sender's own, or any for an admin. */

@@ -1,6 +1,7 @@
 // The one place a notification's status is computed, and so the one place it becomes final:
 // every change to its deliveries (accepted, leased, held, skipped, expired, reported) ends with
-// finishNotifications over the notifications it touched.
+// finishNotifications over the notifications it touched. (A single accept with queued deliveries
+// inserts the status this would compute, scheduled or queued, and skips the statement.)
 import { type Db, notificationDeliveries as d, notifications } from "@nps/db"
 import { type AnyColumn, and, asc, eq, inArray, isNotNull, lte, or, sql } from "drizzle-orm"
 import { enqueueFinished } from "../webhooks/outbox"

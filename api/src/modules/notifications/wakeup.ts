@@ -1,6 +1,7 @@
-// Wakes waiting lease requests when deliveries may have become due: at once for what this process
-// accepted or settled, and through Postgres LISTEN for what another API replica (or the admin CLI)
-// did. A generation counter closes the gap between "nothing is due" and starting to wait.
+// Wakes waiting lease requests when deliveries may have become due: through Postgres LISTEN for
+// what any API replica (this one included) or the admin CLI did, and directly for what this
+// process did while LISTEN is not in place — once per change either way. A generation counter
+// closes the gap between "nothing is due" and starting to wait.
 import type { Listen } from "@nps/db"
 import type { Logger } from "@nps/log"
 import { describeForLog } from "../../errors"
@@ -10,6 +11,10 @@ export interface Wakeup {
   readonly generation: number
   /** Until a wake-up, `ms` elapse, `signal` aborts or the server is stopping. */
   wait(generation: number, ms: number, signal: AbortSignal): Promise<void>
+  /**
+   * This process accepted or settled deliveries (and NOTIFYed): wakes the waiting leases, unless
+   * LISTEN is in place and so the NOTIFY itself will — one wake-up per change, not two.
+   */
   wake(): void
   /** LISTEN is in place (or could not be): call before checking for work, so no NOTIFY is missed. */
   ready(): Promise<void>
@@ -30,8 +35,9 @@ export function createWakeup(options: {
   const waiters = new Set<() => void>()
   let subscription: Promise<void> | undefined
   let warned = false
+  let listening = false
 
-  const wake = () => {
+  const wakeAll = () => {
     generation++
     for (const resolve of [...waiters]) resolve()
   }
@@ -40,8 +46,10 @@ export function createWakeup(options: {
   // database was unreachable. Until then waiters still wake on their timers.
   const subscribe = () => {
     if (!listen) return Promise.resolve()
-    subscription ??= listen(channel, wake).then(
-      () => {},
+    subscription ??= listen(channel, wakeAll).then(
+      () => {
+        listening = true
+      },
       (error) => {
         if (!warned)
           logger.warn("cannot LISTEN for deliveries; waiting leases re-check on a timer", {
@@ -64,7 +72,9 @@ export function createWakeup(options: {
     get stopping() {
       return stopping?.aborted ?? false
     },
-    wake,
+    wake: () => {
+      if (!listening) wakeAll()
+    },
     ready: async () => {
       await subscribe()
     },
