@@ -87,8 +87,9 @@ const settleStatement = (results: DeliveryResult[], now: Date) => {
         (select old_chat from owned where outcome = 'failed' and error = 'blocked')
     )
     select (select count(*) from owned)::int as applied,
-      array(select notification_id from settled union select notification_id from chat_failed)
-        as touched,
+      -- Text, not an array: PGlite hands a varchar[] back unparsed.
+      array_to_string(array(select notification_id from settled
+        union select notification_id from chat_failed), ',') as touched,
       (select count(*) from (select pg_notify(${DELIVERIES_CHANNEL}, '') from owned limit 1) n)
         as notified`
 }
@@ -111,11 +112,11 @@ export function reportDeliveries(db: Db, results: DeliveryResult[], now: Date) {
   }
   return db.transaction(async (txn) => {
     const tx = txn as unknown as Db
-    const [row] = rowsOf<{ applied: number; touched: string[] }>(
+    const [row] = rowsOf<{ applied: number; touched: string }>(
       await tx.execute(settleStatement(results, now)),
     )
     const applied = Number(row?.applied ?? 0)
-    await finishNotifications(tx, row?.touched ?? [], now)
+    await finishNotifications(tx, row?.touched ? row.touched.split(",") : [], now)
     return { applied, stale: results.length - applied }
   })
 }
