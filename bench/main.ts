@@ -2,7 +2,7 @@
 // runs, printed as Markdown and written to bench/results.md. Needs only a local Postgres:
 // BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres) is where a throwaway
 // database is created and, at the end, dropped. BENCH_RUNS (3) and BENCH_SECONDS (5) size it;
-// BENCH_ONLY=status,link,bot,startup,delivery,accept runs a subset (printed, not written to results.md);
+// BENCH_ONLY=status,link,bot,startup,delivery,accept,paid runs a subset (printed, not written to results.md);
 // BENCH_CPU_PROF=<dir> runs the API and the reference under Bun's CPU profiler.
 import { mkdtempSync, rmSync } from "node:fs"
 import { availableParallelism, loadavg, tmpdir } from "node:os"
@@ -27,7 +27,8 @@ Postgres; creates a throwaway database there and drops it at the end, on Ctrl-C 
                       postgres://postgres@127.0.0.1:5432/postgres)
   BENCH_RUNS          runs per figure, the median reported (default 3)
   BENCH_SECONDS       seconds per run (default 5)
-  BENCH_ONLY          a subset: status,link,bot,startup,delivery,accept
+  BENCH_ONLY          a subset: status,link,bot,startup,delivery,accept,paid
+  BENCH_PAID_COUNT    paid broadcast size (default 5,000; 20,000 with BENCH_FULL=1)
   BENCH_CPU_PROF      a directory: run the servers under bun --cpu-prof`,
     options: {},
   },
@@ -38,7 +39,7 @@ Postgres; creates a throwaway database there and drops it at the end, on Ctrl-C 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres"
 const RUNS = Number(process.env.BENCH_RUNS || 3)
 const SECONDS = Number(process.env.BENCH_SECONDS || 5)
-const SCENARIOS = ["status", "link", "bot", "startup", "delivery", "accept"]
+const SCENARIOS = ["status", "link", "bot", "startup", "delivery", "accept", "paid"]
 const ONLY = new Set((process.env.BENCH_ONLY || SCENARIOS.join(",")).split(","))
 const CONNECTIONS = [1, 32, 128]
 const LINK_CONNECTIONS = 32
@@ -247,9 +248,9 @@ async function startupScenario(botRuns: BotRun[]): Promise<string[]> {
 }
 
 /** Notification delivery runs in a process of its own (API, bot and stand-in in it). */
-async function deliveryScenario(): Promise<string[]> {
-  progress("notification delivery: 3,000 notifications to 3,000 chats, then one chat, then idle")
-  const child = Bun.spawn(["bun", "bench/delivery.ts"], {
+async function deliveryScenario(script = "bench/delivery.ts"): Promise<string[]> {
+  progress(`notification delivery: ${script}`)
+  const child = Bun.spawn(["bun", script], {
     cwd: ROOT,
     env: { ...process.env, BENCH_DATABASE_URL: ADMIN_URL },
     stdout: "pipe",
@@ -261,7 +262,7 @@ async function deliveryScenario(): Promise<string[]> {
     await child.exited
   })
   const output = await new Response(child.stdout).text()
-  if ((await child.exited) !== 0) throw new Error("bench/delivery.ts failed")
+  if ((await child.exited) !== 0) throw new Error(`${script} failed`)
   return output.trim().split("\n")
 }
 
@@ -326,6 +327,7 @@ try {
       }),
     )
   }
+  if (ONLY.has("paid")) sections.push(await deliveryScenario("bench/paid-broadcast.ts"))
 
   const report = [header(), ...sections].map((lines) => lines.join("\n")).join("\n\n")
   if (SCENARIOS.every((s) => ONLY.has(s))) {

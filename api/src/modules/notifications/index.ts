@@ -13,8 +13,9 @@ import {
   ReportRequest,
   ReportResult,
 } from "./model"
+import { reportDeliveries } from "./report"
 import { NotificationRequest } from "./request"
-import { getNotification, nextDueInMs, reportDeliveries } from "./service"
+import { getNotification, nextDueInMs } from "./service"
 import type { Wakeup } from "./wakeup"
 
 export interface DeliveryOptions {

@@ -8,7 +8,7 @@ import {
   telegramLinks,
   userPreferences,
 } from "@nps/db"
-import { and, asc, eq, inArray, isNull, lt, lte, notExists, or, sql } from "drizzle-orm"
+import { and, asc, eq, isNull, lt, lte, notExists, or, sql } from "drizzle-orm"
 import { alias } from "drizzle-orm/pg-core"
 import type { Language } from "../preferences/model"
 import { quietUntil } from "../preferences/quiet-hours"
@@ -64,6 +64,9 @@ function pickDue(tx: Db, now: Date, limit: number) {
       priority: notifications.priority,
       languageCode: telegramLinks.languageCode,
       prefs: userPreferences,
+      // The texts come with the lease's one locking select: no second round trip for them.
+      text: notifications.text,
+      messages: notifications.messages,
     })
     .from(d)
     .innerJoin(notifications, eq(notifications.id, d.notificationId))
@@ -97,53 +100,82 @@ function verdict(c: Candidate, now: Date): Verdict {
 }
 
 /** The sendMessage parameters still to send, in the language the chat reads (when given). */
-function pickMessages(
-  body: { text: string; messages: Record<string, unknown[]> | null } | undefined,
-  c: Candidate,
-): { language: Language; messages: BotMessage[] } {
+function pickMessages(c: Candidate): { language: Language; messages: BotMessage[] } {
   const wanted =
     (c.language as Language | null) ?? chatLanguage(c.prefs?.language ?? null, c.languageCode)
-  const all = body?.messages
+  const all = c.messages as Record<string, unknown[]> | null
   const language: Language = all?.[wanted] ? wanted : "en"
-  const parts = (all?.[language] as BotMessage[] | undefined) ?? [{ text: body?.text ?? "" }]
+  const parts = (all?.[language] as BotMessage[] | undefined) ?? [{ text: c.text }]
   return { language, messages: parts.slice(Math.min(c.partsSent, parts.length - 1)) }
 }
 
 /**
- * Due chat heads the user's preferences let through, at most `max`; skipped ones are marked (their
- * notifications added to `touched`), held ones get their hold_until. A skipped or held head lets
- * the chat's next one through, so it looks again, a few times at most.
+ * Every verdict of a round in one statement, whatever the batch size: leased ones get the lease
+ * (and their language, fixed at the first lease), skipped ones end `skipped`, held ones get their
+ * hold_until. Answers each leased delivery's attempts.
  */
-async function choose(tx: Db, now: Date, max: number, touched: string[]) {
-  const chosen: Candidate[] = []
-  for (let round = 0; round < 3 && chosen.length < max; round++) {
-    const picked = await pickDue(tx, now, max - chosen.length)
-    const skip: Candidate[] = []
-    for (const c of picked) {
-      const v = verdict(c, now)
-      if (v.kind === "lease") chosen.push(c)
-      else if (v.kind === "skip") skip.push(c)
-      else await tx.update(d).set({ holdUntil: v.until }).where(eq(d.id, c.id))
-    }
-    if (skip.length) {
-      const ids = skip.map((c) => c.id)
-      await tx.update(d).set({ status: "skipped", error: "muted" }).where(inArray(d.id, ids))
-      touched.push(...skip.map((c) => c.notificationId))
-    }
-    if (picked.every((c) => chosen.includes(c))) break
-  }
-  return chosen.sort((a, b) => a.id - b.id)
+async function apply(
+  tx: Db,
+  rows: { id: number; kind: Verdict["kind"]; until?: string; language?: Language }[],
+  lease: { leaseId: string; leasedUntil: Date },
+): Promise<Map<number, number>> {
+  if (!rows.length) return new Map()
+  const is = (kind: string) => sql`v.kind = ${kind}`
+  const updated = await tx
+    .update(d)
+    .set({
+      leaseId: sql`case when ${is("lease")} then ${lease.leaseId} else ${d.leaseId} end`,
+      leasedUntil: sql`case when ${is("lease")} then ${lease.leasedUntil.toISOString()}::timestamptz else ${d.leasedUntil} end`,
+      attempts: sql`case when ${is("lease")} then ${d.attempts} + 1 else ${d.attempts} end`,
+      language: sql`case when ${is("lease")} then v.language else ${d.language} end`,
+      status: sql`case when ${is("skip")} then 'skipped' else ${d.status} end`,
+      error: sql`case when ${is("skip")} then 'muted' else ${d.error} end`,
+      holdUntil: sql`case when ${is("hold")} then v.until::timestamptz else ${d.holdUntil} end`,
+    })
+    .from(
+      sql`jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as v(id bigint, kind text, until text, language text)`,
+    )
+    .where(sql`${d.id} = v.id`)
+    .returning({ id: d.id, attempts: d.attempts, leased: sql<boolean>`${is("lease")}` })
+  return new Map(updated.filter((u) => u.leased).map((u) => [u.id, u.attempts]))
 }
 
-type Body = { id: string; text: string; messages: Record<string, unknown[]> | null }
+type Leased = { c: Candidate; language: Language; messages: BotMessage[]; attempts: number }
 
-async function bodiesOf(tx: Db, ids: string[]): Promise<Map<string, Body>> {
-  if (!ids.length) return new Map()
-  const rows = await tx
-    .select({ id: notifications.id, text: notifications.text, messages: notifications.messages })
-    .from(notifications)
-    .where(inArray(notifications.id, ids))
-  return new Map(rows.map((n) => [n.id, n]))
+/**
+ * Due chat heads the user's preferences let through, at most `max`, leased; skipped ones are
+ * marked (their notifications added to `touched`), held ones get their hold_until. A skipped or
+ * held head lets the chat's next one through, so it looks again, a few times at most: two
+ * statements a round (the locking select, texts included, and one update), one round usually.
+ */
+async function choose(
+  tx: Db,
+  now: Date,
+  max: number,
+  touched: string[],
+  lease: { leaseId: string; leasedUntil: Date },
+): Promise<Leased[]> {
+  const chosen: Leased[] = []
+  for (let round = 0; round < 3 && chosen.length < max; round++) {
+    const picked = await pickDue(tx, now, max - chosen.length)
+    const rows: Parameters<typeof apply>[1] = []
+    const leasing: Omit<Leased, "attempts">[] = []
+    for (const c of picked) {
+      const v = verdict(c, now)
+      if (v.kind === "lease") {
+        const out = { c, ...pickMessages(c) }
+        leasing.push(out)
+        rows.push({ id: c.id, kind: "lease", language: out.language })
+      } else if (v.kind === "skip") {
+        rows.push({ id: c.id, kind: "skip" })
+        touched.push(c.notificationId)
+      } else rows.push({ id: c.id, kind: "hold", until: v.until.toISOString() })
+    }
+    const attempts = await apply(tx, rows, lease)
+    for (const o of leasing) chosen.push({ ...o, attempts: attempts.get(o.c.id) ?? 1 })
+    if (leasing.length === picked.length) break
+  }
+  return chosen.sort((a, b) => a.c.id - b.c.id)
 }
 
 export async function leaseDeliveries(db: Db, { max, leaseMs }: LeaseOptions, now: Date) {
@@ -152,22 +184,10 @@ export async function leaseDeliveries(db: Db, { max, leaseMs }: LeaseOptions, no
   const leased = await db.transaction(async (txn) => {
     const tx = txn as unknown as Db
     const touched = await settleDue(tx, now)
-    const chosen = await choose(tx, now, max, touched)
-    const bodies = await bodiesOf(tx, [...new Set(chosen.map((c) => c.notificationId))])
-    const out = chosen.map((c) => ({ c, ...pickMessages(bodies.get(c.notificationId), c) }))
-    const attempts = new Map<number, number>()
-    for (const language of new Set(out.map((o) => o.language))) {
-      const ids = out.filter((o) => o.language === language).map((o) => o.c.id)
-      const rows = await tx
-        .update(d)
-        .set({ leaseId, leasedUntil, attempts: sql`${d.attempts} + 1`, language })
-        .where(inArray(d.id, ids))
-        .returning({ id: d.id, attempts: d.attempts })
-      for (const r of rows) attempts.set(r.id, r.attempts)
-    }
+    const chosen = await choose(tx, now, max, touched, { leaseId, leasedUntil })
     // Scheduled ones whose time came are queued now; skipped and expired ones may be final.
     await finishNotifications(tx, touched, now)
-    return out.map((o) => ({ ...o, attempts: attempts.get(o.c.id) ?? 1 }))
+    return chosen
   })
   return {
     lease_id: leaseId,
