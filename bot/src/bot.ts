@@ -7,7 +7,7 @@ import { describeError, type Logger } from "@nps/log"
 import { Bot, type Context, TelegramError } from "gramio"
 import type { NpsApi } from "./api-client"
 import { keepRegistering } from "./bot-profile"
-import { type BroadcastMode, isPaidBroadcastRefusal } from "./broadcast"
+import type { BroadcastMode } from "./broadcast"
 import { chatIdOf, createChatFollower } from "./chat-state"
 import { callbackHandler } from "./commands/callbacks"
 import type { CommandDeps, Outcome } from "./commands/context"
@@ -19,6 +19,7 @@ import { createDispatcher } from "./dispatcher"
 import { textsFor } from "./i18n"
 import { createChatLanguages } from "./i18n/chat-languages"
 import type { BotMetrics } from "./metrics"
+import { createOutbound } from "./outbound/send"
 import { createPacer, type Pacer, TELEGRAM_CALL_TIMEOUT_MS } from "./pacer"
 import { abortableSleep, createPoller, type PollerOptions, type PollerState } from "./polling"
 import { createRateLimiter } from "./rate-limit"
@@ -116,35 +117,6 @@ export class TokenRejectedError extends Error {
 
 const messageOf = (ctx: Context<Bot>) => (ctx.is("message") ? ctx : undefined)
 
-/**
- * Calls that put or change a message in a chat, and answers to button taps: what Telegram's
- * flood limits count (edits count against a group's 20 a minute).
- */
-const PACED = /^(send(?!ChatAction)|copyMessage|forwardMessage|editMessage|answerCallbackQuery)/
-/**
- * Calls with a patient retry loop of their own (identify below, webhook.ts's register,
- * bot-profile.ts): one layer.
- */
-const OWN_RETRY = new Set([
-  "getMe",
-  "setWebhook",
-  "setMyCommands",
-  "setMyDescription",
-  "setMyShortDescription",
-])
-
-/**
- * Which chat's budget a paced call draws from. An answer to a tap names no chat: it draws from
- * the overall budget only (a key of its own), so the edit that follows it is not held back a
- * second by the private chat's 1-a-second window.
- */
-function pacingKey(method: string, params: Record<string, unknown> | undefined) {
-  const chatId = params?.chat_id
-  if (typeof chatId === "number" || typeof chatId === "string") return chatId
-  if (method === "answerCallbackQuery") return `callback:${String(params?.callback_query_id)}`
-  return undefined
-}
-
 /** The command a message starts with (without the slash or @bot), for log lines. */
 function commandOf(
   text: string | undefined,
@@ -201,73 +173,22 @@ export function createBot(options: CreateBotOptions): NpsBot {
     )
   const broadcast = options.broadcast
   const pacer = options.pacer ?? createPacer(broadcast && { limits: () => broadcast.limits })
-  /** Messages the delivery loop sends, with the signal that withdraws them while they wait. */
-  const deliverySends = new WeakMap<object, AbortSignal>()
-
-  // Every message waits for its turn in the one outbound budget: replies first, deliveries
-  // after; a 429 pauses every send for retry_after. Replies and other calls that fail for a
-  // passing reason (a short flood wait, a 5xx, no answer) are tried again a few times: a reply
-  // that timed out may have been delivered before the answer was lost, and a rare duplicate is
-  // the lesser evil. Deliveries are not retried here: the delivery loop reports them for later.
-  bot.onApiCall(async (call, next) => {
-    const params = call.params as Record<string, unknown> | undefined
-    const chatId = PACED.test(call.method) ? pacingKey(call.method, params) : undefined
-    const paced = chatId !== undefined
-    const delivery = paced ? deliverySends.get(params as object) : undefined
-    // A delivery sending its parts has the chat to itself: a reply there waits for the last one.
-    if (paced && !delivery && typeof chatId === "number") await deliveries?.chatFree(chatId)
-    for (let attempt = 1; ; attempt++) {
-      const permit = paced
-        ? await pacer.acquire(chatId, delivery ? "delivery" : "reply", delivery)
-        : undefined
-      // Notifications only, never replies: GramIO serialises these same params when next() runs.
-      const flagged = Boolean(delivery && broadcast?.paid)
-      if (flagged) (params as Record<string, unknown>).allow_paid_broadcast = true
-      try {
-        return await next()
-      } catch (error) {
-        const telegram = error instanceof TelegramError ? error : undefined
-        metrics?.telegramError(call.method, telegram?.code ?? "network")
-        if (flagged && broadcast && telegram && isPaidBroadcastRefusal(telegram)) {
-          // Refused for the flag, not for the message: the same message again, free.
-          metrics?.paidBroadcastRefused()
-          broadcast.refused(telegram)
-          delete (params as Record<string, unknown>).allow_paid_broadcast
-          continue
-        }
-        const retryAfter = telegram?.payload?.retry_after
-        if (retryAfter !== undefined) pacer.pause(retryAfter * 1000)
-        const passing = retryAfter !== undefined || !telegram || telegram.code >= 500
-        const delayMs = retryAfter !== undefined ? retryAfter * 1000 : 1_000 * 2 ** (attempt - 1)
-        if (
-          delivery ||
-          OWN_RETRY.has(call.method) ||
-          !passing ||
-          attempt >= sendRetry.maxAttempts ||
-          delayMs > sendRetry.maxDelayMs
-        )
-          throw error
-        logger.warn(
-          retryAfter !== undefined
-            ? "telegram flood limit: every send waits"
-            : "telegram call failed, retrying",
-          {
-            method: call.method,
-            attempt,
-            ...(retryAfter !== undefined
-              ? { retry_after: retryAfter }
-              : { code: telegram?.code, error: safeMessage(error) }),
-          },
-        )
-        // A paced call waits out a flood limit in the pacer; everything else sleeps here.
-        if (!(paced && retryAfter !== undefined)) await sleep(delayMs, lifecycle.signal)
-      } finally {
-        permit?.done()
-      }
-    }
+  // The chat follower is outermost: on a 403 or a migration it calls the NPS API after the
+  // send's permit is given back, and its resend to a supergroup goes through pacing again.
+  bot.onApiCall(follower.onApiCall(bot, () => outbound.current()?.priority === "delivery"))
+  const outbound = createOutbound({
+    bot,
+    pacer,
+    logger,
+    metrics,
+    broadcast,
+    retry: sendRetry,
+    sleep,
+    signal: lifecycle.signal,
+    safeMessage,
+    chatFree: (chatId) => deliveries?.chatFree(chatId),
   })
-  // Inside the flood retries: a 403 marks the chat blocked, a migration moves its link.
-  bot.onApiCall(follower.onApiCall(bot, (params) => deliverySends.has(params as object)))
+  bot.onApiCall(outbound.hook)
 
   // Error boundary and the one log line per update. Outermost, so it sees everything.
   bot.use(async (ctx, next) => {
@@ -411,8 +332,7 @@ export function createBot(options: CreateBotOptions): NpsBot {
         send: (chatId, message, signal) => {
           // Exactly what the API handed us (text, parse_mode, buttons, options), to this chat.
           const params = { ...message, chat_id: chatId } as SendMessageParams
-          deliverySends.set(params, signal)
-          return bot.api.sendMessage(params)
+          return outbound.send(params, { priority: "delivery", signal })
         },
       })
     : undefined
