@@ -1,11 +1,11 @@
 // createBot: the GramIO bot with its middleware and commands, plus the machinery around it —
 // per-chat ordered dispatch, our own long-polling loop, start-up and a bounded graceful stop.
 // No side effects until start() is called; everything it needs is passed in.
-import { rm, writeFile } from "node:fs/promises"
 import type { SendMessageParams, TelegramUpdate, TelegramUser } from "@gramio/types"
 import { describeError, type Logger } from "@nps/log"
 import { Bot, type Context, TelegramError } from "gramio"
 import type { NpsApi } from "./api-client"
+import { backoffDelay } from "./backoff"
 import { keepRegistering } from "./bot-profile"
 import type { BroadcastMode } from "./broadcast"
 import { chatIdOf, createChatFollower } from "./chat-state"
@@ -16,6 +16,7 @@ import { COMMAND_NAMES, COMMANDS } from "./commands/index"
 import type { BotConfig } from "./config"
 import { createDeliveryLoop, type DeliveryLoopOptions } from "./delivery"
 import { createDispatcher } from "./dispatcher"
+import { createHeartbeat, type Heartbeat } from "./heartbeat"
 import { textsFor } from "./i18n"
 import { createChatLanguages } from "./i18n/chat-languages"
 import type { BotMetrics } from "./metrics"
@@ -108,6 +109,8 @@ export interface NpsBot {
   /** Stops polling at once, lets in-flight updates finish (bounded), confirms what was handled. */
   stop(): Promise<void>
   health(): BotHealth
+  /** Beaten by the poller, or in webhook mode by the webhook receiver while it serves. */
+  readonly heartbeat: Heartbeat
 }
 
 /** Telegram refused the token itself: retrying cannot help. */
@@ -293,8 +296,7 @@ export function createBot(options: CreateBotOptions): NpsBot {
   const handle = (update: TelegramUpdate) => bot.updates.handleUpdate(update)
   const dispatcher = createDispatcher({ handle, logger, concurrency: options.concurrency ?? 16 })
 
-  let heartbeatWarned = false
-  const heartbeat = config.heartbeatFile
+  const heartbeat = createHeartbeat({ file: config.heartbeatFile, logger })
   const poller = createPoller({
     root: config.telegramApiRoot,
     token: config.token,
@@ -304,22 +306,12 @@ export function createBot(options: CreateBotOptions): NpsBot {
     sleep,
     ...options.polling,
     onFailure: metrics && ((code) => metrics.telegramError("getUpdates", code)),
-    onPoll: heartbeat
-      ? async () => {
-          try {
-            await writeFile(heartbeat, new Date().toISOString())
-          } catch (error) {
-            if (!heartbeatWarned)
-              logger.warn("could not write the heartbeat file", { error: describeError(error) })
-            heartbeatWarned = true
-          }
-        }
-      : undefined,
+    onPoll: () => heartbeat.beat(),
   })
 
   metrics?.track({
     pending: () => dispatcher.pending,
-    lastPollAt: () => poller.lastSuccessAt,
+    lastPollAt: () => heartbeat.lastAt,
     outboundWaiting: () => pacer.waiting,
   })
   if (broadcast) metrics?.trackPaidBroadcast(() => broadcast.paid)
@@ -353,7 +345,7 @@ export function createBot(options: CreateBotOptions): NpsBot {
           throw new TokenRejectedError(
             `Telegram rejected NPS_BOT_TOKEN (getMe: ${error.code} ${error.message})`,
           )
-        const delay = Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(attempt - 1, 20))
+        const delay = backoffDelay(attempt, backoff)
         logger.warn("Telegram unreachable at start, retrying", {
           attempt,
           retry_in_ms: delay,
@@ -395,12 +387,7 @@ export function createBot(options: CreateBotOptions): NpsBot {
       started = true
       // Health is this process's to earn: a heartbeat left by an earlier process (a restarted
       // container keeps its files) must not vouch for one that has not reached Telegram yet.
-      if (heartbeat)
-        await rm(heartbeat, { force: true }).catch((error) =>
-          logger.error("could not remove the previous heartbeat file", {
-            error: describeError(error),
-          }),
-        )
+      await heartbeat.clear()
       await identify()
       if (lifecycle.signal.aborted) return
       // The menu and descriptions in every language; retried in the background, never fatal.
@@ -471,6 +458,7 @@ export function createBot(options: CreateBotOptions): NpsBot {
       logger.info("bot stopped", { drained })
     },
 
+    heartbeat,
     health: () => ({
       state: poller.state,
       lastPollAt: poller.lastSuccessAt,

@@ -164,7 +164,7 @@ if (config.webhook && ledger) {
       allowedUpdates: ALLOWED_UPDATES,
       ledger,
       logger,
-      heartbeatFile: config.heartbeatFile,
+      heartbeat: bot.heartbeat,
     })
   } catch (error) {
     if (!(error instanceof WebhookPortInUseError)) throw error

@@ -46,6 +46,7 @@ export interface ReplicaOptions {
   pacing?: "none" | "shared"
   /** Deliver notifications (the API must be real). */
   deliveries?: CreateBotOptions["deliveries"]
+  metrics?: CreateBotOptions["metrics"]
 }
 
 export async function startReplica(options: ReplicaOptions): Promise<Replica> {
@@ -72,6 +73,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     // Unless asked, the inbound limit is under test here, not Telegram's outbound one (NO_LIMITS).
     pacer: budget ? createPacer({ store: budget }) : createPacer({ limits: NO_LIMITS }),
     deliveries: options.deliveries,
+    metrics: options.metrics,
     limiter: redis && createSharedChatLimiter({ redis, botId, limit: rateLimit }),
     drainTimeoutMs: options.drainTimeoutMs ?? 2_000,
     drainGraceMs: 500,
@@ -96,6 +98,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     ledger,
     logger: logs.logger,
     handleTimeoutMs: options.handleTimeoutMs,
+    heartbeat: nps.heartbeat,
   })
   port = receiver.port
   if (options.start !== false) {

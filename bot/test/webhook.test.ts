@@ -2,6 +2,7 @@
 // secret header; the bot answers 2xx only once an update is handled. Real HTTP throughout.
 import { afterEach, describe, expect, test } from "bun:test"
 import type { NpsApi, StatusResult } from "../src/api-client"
+import { createBotMetrics } from "../src/metrics"
 import { type BotApiStandIn, startBotApiStandIn } from "../src/stand-in"
 import { deferred, spawnBot, startHarness, textsTo, unreachableApi } from "./harness"
 import { type Replica, startReplica, WEBHOOK_SECRET } from "./replica"
@@ -59,6 +60,16 @@ describe("webhook mode", () => {
     await replica.stop()
     expect(standIn.webhook?.url).toBe(replica.url)
     expect(standIn.calls.some((c) => c.method === "deleteWebhook")).toBe(false)
+  })
+
+  test("nps_bot_last_poll_success_timestamp_seconds follows the serving receiver, not 0", async () => {
+    const metrics = createBotMetrics()
+    const before = Date.now() / 1000
+    await setUp({ metrics })
+    const text = await metrics.registry.metrics()
+    const value = Number(/^nps_bot_last_poll_success_timestamp_seconds (\S+)$/m.exec(text)?.[1])
+    expect(value).toBeGreaterThanOrEqual(Math.floor(before))
+    expect(value).toBeLessThanOrEqual(Date.now() / 1000)
   })
 
   test("a missing or wrong secret is 401, and nothing is handled", async () => {
