@@ -2,10 +2,10 @@
 // real database. Covers the seed's nine handler tests and the contract's replies.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test"
 import type { Logger } from "@nps/log"
+import { type BotApiStandIn, startBotApiStandIn } from "@nps/testing/stand-in"
 import { createApiClient, type NpsApi } from "../src/api-client"
 import { KEY_FORMAT } from "../src/commands/link"
 import { COMMAND_NAMES } from "../src/commands/names"
-import { type BotApiStandIn, startBotApiStandIn } from "../src/stand-in"
 import {
   DB_TIMEOUT,
   drivers,

@@ -3,12 +3,12 @@
 // the load balancer) by POSTing updates to `url` through the stand-in.
 import type { Logger } from "@nps/log"
 import type { SharedRedis } from "@nps/redis"
+import type { BotApiStandIn } from "@nps/testing/stand-in"
 import type { NpsApi } from "../src/api-client"
 import { ALLOWED_UPDATES, type CreateBotOptions, createBot, type NpsBot } from "../src/bot"
 import { createPacer } from "../src/pacer"
 import { createSharedBudgetStore } from "../src/shared-pacing"
 import { createSharedChatLimiter } from "../src/shared-rate-limit"
-import type { BotApiStandIn } from "../src/stand-in"
 import { createMemoryLedger, createSharedLedger, type UpdateLedger } from "../src/update-ledger"
 import { createWebhookReceiver, type WebhookReceiver } from "../src/webhook"
 import { type CapturedLogs, captureLogs, NO_LIMITS } from "./harness"

@@ -1,9 +1,9 @@
 // Webhook mode (BOT_MODE=webhook), one replica: Telegram — the stand-in — POSTs updates with the
 // secret header; the bot answers 2xx only once an update is handled. Real HTTP throughout.
 import { afterEach, describe, expect, test } from "bun:test"
+import { type BotApiStandIn, startBotApiStandIn } from "@nps/testing/stand-in"
 import type { NpsApi, StatusResult } from "../src/api-client"
 import { createBotMetrics } from "../src/metrics"
-import { type BotApiStandIn, startBotApiStandIn } from "../src/stand-in"
 import { deferred, spawnBot, startHarness, textsTo, unreachableApi } from "./harness"
 import { type Replica, startReplica, WEBHOOK_SECRET } from "./replica"
 
