@@ -8,9 +8,9 @@ import { type BotApiStandIn, startBotApiStandIn } from "@nps/testing/stand-in"
 import { eq } from "drizzle-orm"
 import { Bot } from "gramio"
 import { createApiClient, type DeliveryReport, type NpsApi } from "../src/api-client"
-import { createDeliveryLoop } from "../src/delivery"
 import { createBotMetrics } from "../src/metrics"
-import { createPacer } from "../src/pacer"
+import { createDeliveryLoop } from "../src/outbound/delivery"
+import { createPacer } from "../src/outbound/pacer"
 import {
   captureLogs,
   DB_TIMEOUT,

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, test } from "bun:test"
 import { startBotApiStandIn } from "@nps/testing/stand-in"
 import type { NpsApi, StatusResult } from "../src/api-client"
-import { createPacer, type Pacer } from "../src/pacer"
+import { createPacer, type Pacer } from "../src/outbound/pacer"
 import { fakeClock } from "./fake-clock"
 import {
   deferred,

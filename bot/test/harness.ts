@@ -9,7 +9,7 @@ import { makeApp, openTestDatabase, seedServiceKey } from "@nps/testing/api"
 import { type BotApiStandIn, type StandInOptions, startBotApiStandIn } from "@nps/testing/stand-in"
 import { createApiClient, type NpsApi } from "../src/api-client"
 import { type CreateBotOptions, createBot, type NpsBot } from "../src/bot"
-import { createPacer, type PacerLimits } from "../src/pacer"
+import { createPacer, type PacerLimits } from "../src/outbound/pacer"
 
 export { drivers, seedProfiles, seedReadings, seedUser } from "@nps/testing/api"
 

@@ -3,7 +3,7 @@
 // here is a stand-in whose calls the test holds or records.
 import { afterEach, expect, test } from "bun:test"
 import type { Delivery, DeliveryReport, NpsApi } from "../src/api-client"
-import { createPacer, type Pacer, type Priority } from "../src/pacer"
+import { createPacer, type Pacer, type Priority } from "../src/outbound/pacer"
 import { deferred, type Harness, NO_LIMITS, startHarness, unreachableApi } from "./harness"
 
 let h: Harness | undefined

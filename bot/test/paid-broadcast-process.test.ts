@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test"
 import { telegramLinks } from "@nps/db"
 import { req } from "@nps/testing/api"
 import { type BotApiStandIn, startBotApiStandIn } from "@nps/testing/stand-in"
-import { isPaidBroadcastRefusal } from "../src/broadcast"
+import { isPaidBroadcastRefusal } from "../src/outbound/broadcast"
 import { DB_TIMEOUT, openRealApi, seedUser, spawnBot } from "./harness"
 
 describe("the bot process", () => {

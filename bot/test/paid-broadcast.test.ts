@@ -8,9 +8,9 @@ import { notifications, telegramLinks, users } from "@nps/db"
 import { req } from "@nps/testing/api"
 import { type BotApiStandIn, startBotApiStandIn } from "@nps/testing/stand-in"
 import { createApiClient, type DeliveryReport, type NpsApi } from "../src/api-client"
-import { broadcastLimits, createBroadcastMode } from "../src/broadcast"
 import { createBotMetrics } from "../src/metrics"
-import { createPacer, type PacerLimits } from "../src/pacer"
+import { broadcastLimits, createBroadcastMode } from "../src/outbound/broadcast"
+import { createPacer, type PacerLimits } from "../src/outbound/pacer"
 import { closeStores, openShared, redisStore } from "./budget-stores"
 import {
   captureLogs,

@@ -6,11 +6,15 @@ import type { SharedRedis } from "@nps/redis"
 import type { BotApiStandIn } from "@nps/testing/stand-in"
 import type { NpsApi } from "../src/api-client"
 import { ALLOWED_UPDATES, type CreateBotOptions, createBot, type NpsBot } from "../src/bot"
-import { createPacer } from "../src/pacer"
-import { createSharedBudgetStore } from "../src/shared-pacing"
-import { createSharedChatLimiter } from "../src/shared-rate-limit"
-import { createMemoryLedger, createSharedLedger, type UpdateLedger } from "../src/update-ledger"
-import { createWebhookReceiver, type WebhookReceiver } from "../src/webhook"
+import { createSharedChatLimiter } from "../src/inbound/shared-rate-limit"
+import {
+  createMemoryLedger,
+  createSharedLedger,
+  type UpdateLedger,
+} from "../src/inbound/update-ledger"
+import { createWebhookReceiver, type WebhookReceiver } from "../src/inbound/webhook"
+import { createPacer } from "../src/outbound/pacer"
+import { createSharedBudgetStore } from "../src/outbound/shared-pacing"
 import { type CapturedLogs, captureLogs, NO_LIMITS } from "./harness"
 
 export const WEBHOOK_SECRET = "test-webhook-secret_0123456789"

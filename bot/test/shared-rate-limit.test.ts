@@ -5,7 +5,7 @@ import { afterEach, expect, test } from "bun:test"
 import { createLogger } from "@nps/log"
 import { openTestRedis, rawRedis, TEST_REDIS_URL, testPrefix } from "@nps/testing/redis"
 import { startRelay } from "@nps/testing/relay"
-import { createSharedChatLimiter } from "../src/shared-rate-limit"
+import { createSharedChatLimiter } from "../src/inbound/shared-rate-limit"
 
 const cleanup: (() => unknown)[] = []
 afterEach(() => {

@@ -5,7 +5,7 @@
 import type { Logger } from "@nps/log"
 import { describeError } from "@nps/log"
 import { type Bot, type Context, TelegramError } from "gramio"
-import { type ChatFollower, chatIdOf } from "../chat-state"
+import { type ChatFollower, chatIdOf } from "../chats"
 import { callbackHandler } from "../commands/callbacks"
 import type { CommandDeps, Outcome } from "../commands/context"
 import { fallbackHandler } from "../commands/fallback"
@@ -13,7 +13,7 @@ import { COMMAND_NAMES, COMMANDS } from "../commands/index"
 import { textsFor } from "../i18n"
 import type { ChatLanguages } from "../i18n/chat-languages"
 import type { BotMetrics } from "../metrics"
-import type { ChatLimiter } from "../shared-rate-limit"
+import type { ChatLimiter } from "./shared-rate-limit"
 
 export interface HandlerDeps {
   logger: Logger

@@ -13,9 +13,9 @@ import type { SendMessageParams, TelegramMessage } from "@gramio/types"
 import type { Logger } from "@nps/log"
 import { type Bot, TelegramError } from "gramio"
 import { backoffDelay } from "../backoff"
-import { type BroadcastMode, isPaidBroadcastRefusal } from "../broadcast"
 import type { BotMetrics } from "../metrics"
-import type { Pacer, Priority } from "../pacer"
+import { type BroadcastMode, isPaidBroadcastRefusal } from "./broadcast"
+import type { Pacer, Priority } from "./pacer"
 
 export interface SendOptions {
   priority: Priority

@@ -9,9 +9,9 @@
 // before its message could go (a long 429 pause) is handed back, as is everything unsent at stop.
 import { describeError, type Logger } from "@nps/log"
 import { TelegramError } from "gramio"
-import type { Delivery, DeliveryReport, NpsApi } from "./api-client"
-import { backoffDelay } from "./backoff"
-import { abortableSleep } from "./polling"
+import type { Delivery, DeliveryReport, NpsApi } from "../api-client"
+import { backoffDelay } from "../backoff"
+import { abortableSleep } from "../inbound/polling"
 
 export interface SentMessage {
   /** Where Telegram put it (another id than asked when a group became a supergroup). */

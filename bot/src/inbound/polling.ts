@@ -6,7 +6,7 @@
 // retry_after, backs off on failures, and raises one error when failures persist.
 import type { TelegramUpdate } from "@gramio/types"
 import type { Logger } from "@nps/log"
-import { backoffDelay } from "./backoff"
+import { backoffDelay } from "../backoff"
 import type { Dispatcher } from "./dispatcher"
 
 export type PollerState = "idle" | "polling" | "retrying" | "conflict" | "stopped"
