@@ -4,7 +4,7 @@
 // bot's own share is that minus the time the API spent on the bot's call, from the API's request
 // log (one line per request, with its path and duration).
 import { readFileSync, statSync } from "node:fs"
-import { startBotApiStandIn } from "../bot/src/stand-in"
+import { startBotApiStandIn } from "@nps/testing/stand-in"
 import { percentile } from "./load"
 import { baseEnv, cpuMs, peakRssMb, ROOT, rssMb } from "./processes"
 

@@ -3,8 +3,8 @@
 // where leases expire.
 import { beforeEach, expect, test } from "bun:test"
 import { createDb, notificationDeliveries, notifications, telegramLinks } from "@nps/db"
+import { openTestDatabase } from "@nps/testing/database"
 import { eq } from "drizzle-orm"
-import { openTestDatabase } from "../../db/test/helpers"
 import { deactivateUser } from "../src/modules/auth/service"
 import { describeEachDb, drivers, makeApp, req, seedServiceKey, seedUser } from "./helpers"
 

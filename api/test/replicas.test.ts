@@ -2,15 +2,9 @@
 // brute-force limits; while Redis is unreachable each counts alone (fail open, to the replica).
 import { afterEach, expect, test } from "bun:test"
 import { createLogger } from "@nps/log"
-import {
-  closedPort,
-  openTestRedis,
-  rawRedis,
-  TEST_REDIS_URL,
-  testPrefix,
-} from "../../redis/test/helpers"
+import { closedPort, openTestRedis, rawRedis, TEST_REDIS_URL, testPrefix } from "@nps/testing/redis"
+import { startRelay } from "@nps/testing/relay"
 import { describeEachDb, makeApp, req, seedServiceKey, seedUser } from "./helpers"
-import { startRelay } from "./relay"
 
 const minute = { windowMs: 60_000 }
 

@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test"
 import { createDb, oracleProfiles } from "@nps/db"
+import { startRelay } from "@nps/testing/relay"
 import { sql } from "drizzle-orm"
 import { hashApiKey } from "../src/credentials"
 import { isDatabaseUnavailable } from "../src/errors"
@@ -12,7 +13,6 @@ import {
   seedServiceKey,
   seedUser,
 } from "./helpers"
-import { startRelay } from "./relay"
 
 test("an unreachable database gives 503 on health and on data endpoints, never 500", async () => {
   // Nothing listens on port 1: every connection is refused.

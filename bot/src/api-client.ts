@@ -160,6 +160,8 @@ export function createApiClient(options: ApiClientOptions): NpsApi {
     /** What the call is about, for the log line (a chat id, a count). */
     about: Record<string, number>,
     run: () => Promise<T>,
+    /** Aborted by us (stopping): not worth a warning. */
+    quietAfter?: AbortSignal,
   ): Promise<T | undefined> => {
     const started = performance.now()
     const duration = () => Math.round(performance.now() - started)
@@ -180,6 +182,7 @@ export function createApiClient(options: ApiClientOptions): NpsApi {
       return raw
     } catch (error) {
       metrics?.apiCall(endpoint, "unreachable", (performance.now() - started) / 1000)
+      if (quietAfter?.aborted) return undefined
       logger.warn("api unreachable", {
         endpoint,
         ...about,
@@ -269,32 +272,25 @@ export function createApiClient(options: ApiClientOptions): NpsApi {
     },
 
     async lease({ max, waitSeconds }, signal) {
-      const started = performance.now()
       const deadlineMs = (waitSeconds + 10) * 1000
-      try {
-        const raw = await client.api.telegram.deliveries.lease.post(
-          { max, wait_seconds: waitSeconds },
-          {
-            fetch: {
-              signal: AbortSignal.any([signal, AbortSignal.timeout(deadlineMs)]),
-              // No bytes flow while the API waits: the socket's idle timer must allow for it.
-              timeout: deadlineMs,
-            } as RequestInit,
-          },
-        )
-        if (raw.error && raw.status === 503 && raw.error.value instanceof Error)
-          throw raw.error.value
-        if (raw.error === null) return { kind: "ok", lease: raw.data }
-        return failure("lease", raw)
-      } catch (error) {
-        if (!signal.aborted)
-          logger.warn("api unreachable", {
-            endpoint: "lease",
-            duration_ms: Math.round(performance.now() - started),
-            error: describeError(error),
-          })
-        return { kind: "unavailable" }
-      }
+      const raw = await call(
+        "lease",
+        { max },
+        () =>
+          client.api.telegram.deliveries.lease.post(
+            { max, wait_seconds: waitSeconds },
+            {
+              fetch: {
+                signal: AbortSignal.any([signal, AbortSignal.timeout(deadlineMs)]),
+                // No bytes flow while the API waits: the socket's idle timer must allow for it.
+                timeout: deadlineMs,
+              } as RequestInit,
+            },
+          ),
+        signal,
+      )
+      if (raw && raw.error === null) return { kind: "ok", lease: raw.data }
+      return failure("lease", raw)
     },
 
     async report(results) {

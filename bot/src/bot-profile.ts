@@ -4,6 +4,7 @@
 // with backoff in the background until it works, and never stops the bot.
 import type { Logger } from "@nps/log"
 import type { Bot } from "gramio"
+import { backoffDelay } from "./backoff"
 import { COMMAND_NAMES } from "./commands/names"
 import { DEFAULT_LANGUAGE, DICTIONARIES, LANGUAGES, type Lang } from "./i18n"
 
@@ -68,7 +69,7 @@ export function keepRegistering(options: {
       const ok = await registerProfile(bot, logger, safeMessage)
       firstDone()
       if (ok) return
-      const delay = Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(attempt - 1, 20))
+      const delay = backoffDelay(attempt, backoff)
       await sleep(delay, signal)
     }
   })().finally(firstDone)

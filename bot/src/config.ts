@@ -2,7 +2,11 @@
 // parsed once in main.ts and passed down. Tests call loadConfig({ … }) directly.
 import { type Static, Type } from "@sinclair/typebox"
 import { Value } from "@sinclair/typebox/value"
-import { DEFAULT_BROADCAST_RATE, FREE_BROADCAST_LIMIT, PAID_BROADCAST_LIMIT } from "./broadcast"
+import {
+  DEFAULT_BROADCAST_RATE,
+  FREE_BROADCAST_LIMIT,
+  PAID_BROADCAST_LIMIT,
+} from "./outbound/broadcast"
 
 const LOG_LEVELS = ["debug", "info", "warn", "error"] as const
 const BOT_MODES = ["polling", "webhook"] as const

@@ -77,14 +77,14 @@ if (!config.serviceKey)
 // Imported only now, after DEBUG is gone (see above).
 const { createApiClient } = await import("./api-client")
 const { ALLOWED_UPDATES, createBot, TokenRejectedError } = await import("./bot")
-const { createBroadcastMode } = await import("./broadcast")
+const { createBroadcastMode } = await import("./outbound/broadcast")
 const { createBotMetrics, PortInUseError, serveMetrics } = await import("./metrics")
-const { createPacer } = await import("./pacer")
-const { createSharedBudgetStore } = await import("./shared-pacing")
-const { createSharedChatLimiter } = await import("./shared-rate-limit")
-const { createMemoryLedger, createSharedLedger } = await import("./update-ledger")
+const { createPacer } = await import("./outbound/pacer")
+const { createSharedBudgetStore } = await import("./outbound/shared-pacing")
+const { createSharedChatLimiter } = await import("./inbound/shared-rate-limit")
+const { createMemoryLedger, createSharedLedger } = await import("./inbound/update-ledger")
 const { createWebhookReceiver, WebhookPortInUseError, WebhookRejectedError } = await import(
-  "./webhook"
+  "./inbound/webhook"
 )
 
 const metrics = config.metricsPort === undefined ? undefined : createBotMetrics()
@@ -164,7 +164,7 @@ if (config.webhook && ledger) {
       allowedUpdates: ALLOWED_UPDATES,
       ledger,
       logger,
-      heartbeatFile: config.heartbeatFile,
+      heartbeat: bot.heartbeat,
     })
   } catch (error) {
     if (!(error instanceof WebhookPortInUseError)) throw error

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { deactivateUser } from "../../api/src/modules/auth/service"
 import { createApiClient } from "../src/api-client"
+import { createBotMetrics } from "../src/metrics"
 import {
   captureLogs,
   DB_TIMEOUT,
@@ -175,6 +176,16 @@ for (const driver of drivers()) {
         expect(logs.text()).not.toContain(wrongKey)
         expect(logs.text()).not.toContain(key)
       }
+    })
+
+    test("the lease long poll is timed in nps_bot_api_request_duration_seconds like every call", async () => {
+      const metrics = createBotMetrics()
+      const { api } = client({ metrics })
+      const leased = await api.lease({ max: 5, waitSeconds: 0 }, new AbortController().signal)
+      expect(leased).toMatchObject({ kind: "ok", lease: { deliveries: [] } })
+      expect(await metrics.registry.metrics()).toMatch(
+        /nps_bot_api_request_duration_seconds_count\{endpoint="lease",status="200"\} 1/,
+      )
     })
 
     test("503 from the API (database down) is unavailable", async () => {

@@ -1,9 +1,9 @@
 // The outbound budget's stores under test: this process's memory, and Redis (when one answers)
 // shared by replicas. Each store is watched, so a fake clock can wait for its round trips.
 import type { Logger } from "@nps/log"
-import { openTestRedis, TEST_REDIS_URL, testPrefix } from "../../redis/test/helpers"
-import { type BudgetStore, memoryBudgetStore } from "../src/pacer"
-import { createSharedBudgetStore, type SharedBudgetStore } from "../src/shared-pacing"
+import { openTestRedis, TEST_REDIS_URL, testPrefix } from "@nps/testing/redis"
+import { type BudgetStore, memoryBudgetStore } from "../src/outbound/pacer"
+import { createSharedBudgetStore, type SharedBudgetStore } from "../src/outbound/shared-pacing"
 import { captureLogs } from "./harness"
 
 export interface WatchedStore {

@@ -3,8 +3,8 @@
 // messages, or a 400 with migrate_to_chat_id on a send). None of them makes the bot say anything.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test"
 import { telegramLinks } from "@nps/db"
+import { req } from "@nps/testing/api"
 import { eq } from "drizzle-orm"
-import { req } from "../../api/test/helpers"
 import {
   DB_TIMEOUT,
   drivers,

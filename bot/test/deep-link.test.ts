@@ -3,8 +3,8 @@
 // redeems it through the API, and the chat is linked — on both databases.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test"
 import { telegramLinks, telegramLinkTokens } from "@nps/db"
+import { req } from "@nps/testing/api"
 import { eq, sql } from "drizzle-orm"
-import { req } from "../../api/test/helpers"
 import {
   DB_TIMEOUT,
   drivers,

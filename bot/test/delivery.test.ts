@@ -3,14 +3,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test"
 import { notifications, telegramLinks } from "@nps/db"
 import type { Logger } from "@nps/log"
+import { req } from "@nps/testing/api"
+import { type BotApiStandIn, startBotApiStandIn } from "@nps/testing/stand-in"
 import { eq } from "drizzle-orm"
 import { Bot } from "gramio"
-import { req } from "../../api/test/helpers"
 import { createApiClient, type DeliveryReport, type NpsApi } from "../src/api-client"
-import { createDeliveryLoop } from "../src/delivery"
 import { createBotMetrics } from "../src/metrics"
-import { createPacer } from "../src/pacer"
-import { type BotApiStandIn, startBotApiStandIn } from "../src/stand-in"
+import { createDeliveryLoop } from "../src/outbound/delivery"
+import { createPacer } from "../src/outbound/pacer"
 import {
   captureLogs,
   DB_TIMEOUT,

@@ -1,9 +1,9 @@
 // Ordering, concurrency, dedupe, the rate limit under a burst, the error boundary and flood
 // retries — with a controllable fake API so handlers can be held mid-flight.
 import { afterEach, describe, expect, test } from "bun:test"
+import { startBotApiStandIn } from "@nps/testing/stand-in"
 import type { NpsApi, StatusResult } from "../src/api-client"
-import { createPacer, type Pacer } from "../src/pacer"
-import { startBotApiStandIn } from "../src/stand-in"
+import { createPacer, type Pacer } from "../src/outbound/pacer"
 import { fakeClock } from "./fake-clock"
 import {
   deferred,

@@ -1,5 +1,5 @@
 // A clock that moves only when a test says so; timers fire as it passes them, in order.
-import type { Clock } from "../src/pacer"
+import type { Clock } from "../src/outbound/pacer"
 
 export interface FakeClock extends Clock {
   /** Moves time forward by `ms`, firing due timers (and letting what they start settle). */

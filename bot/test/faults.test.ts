@@ -4,8 +4,8 @@
 // (the Bot API stand-in), and SIGTERM to the real process with 50 updates in flight.
 import { afterEach, describe, expect, test } from "bun:test"
 import type { TelegramUpdate } from "@gramio/types"
+import { type BotApiStandIn, type Failure, startBotApiStandIn } from "@nps/testing/stand-in"
 import { createApiClient } from "../src/api-client"
-import { type BotApiStandIn, type Failure, startBotApiStandIn } from "../src/stand-in"
 import {
   DB_TIMEOUT,
   deferred,

@@ -5,13 +5,13 @@
 import { fileURLToPath } from "node:url"
 import type { Database, Db } from "@nps/db"
 import { createLogger, type Logger } from "@nps/log"
-import { makeApp, openTestDatabase, seedServiceKey } from "../../api/test/helpers"
+import { makeApp, openTestDatabase, seedServiceKey } from "@nps/testing/api"
+import { type BotApiStandIn, type StandInOptions, startBotApiStandIn } from "@nps/testing/stand-in"
 import { createApiClient, type NpsApi } from "../src/api-client"
 import { type CreateBotOptions, createBot, type NpsBot } from "../src/bot"
-import { createPacer, type PacerLimits } from "../src/pacer"
-import { type BotApiStandIn, type StandInOptions, startBotApiStandIn } from "../src/stand-in"
+import { createPacer, type PacerLimits } from "../src/outbound/pacer"
 
-export { drivers, seedProfiles, seedReadings, seedUser } from "../../api/test/helpers"
+export { drivers, seedProfiles, seedReadings, seedUser } from "@nps/testing/api"
 
 export interface CapturedLogs {
   logger: Logger

@@ -170,7 +170,7 @@ for (const driver of drivers()) {
     })
 
     test("a command menu Telegram refuses at start is registered later, and the bot serves meanwhile", async () => {
-      const { startBotApiStandIn } = await import("../src/stand-in")
+      const { startBotApiStandIn } = await import("@nps/testing/stand-in")
       const standIn = await startBotApiStandIn()
       standIn.fail("setMyCommands", { status: 500 }, 2)
       h = await startHarness({

@@ -2,9 +2,9 @@
 // in-flight update finished — against the Bot API stand-in and the real API behind a gate.
 import { afterEach, describe, expect, test } from "bun:test"
 import { telegramLinks } from "@nps/db"
+import { req } from "@nps/testing/api"
+import { type BotApiStandIn, startBotApiStandIn } from "@nps/testing/stand-in"
 import { eq } from "drizzle-orm"
-import { req } from "../../api/test/helpers"
-import { type BotApiStandIn, startBotApiStandIn } from "../src/stand-in"
 import { DB_TIMEOUT, deferred, openRealApi, type RealApi, seedUser, spawnBot } from "./harness"
 
 let cleanup: (() => unknown)[] = []

@@ -2,9 +2,9 @@
 // latency, Telegram errors by code and rate-limited messages — and never a chat id or a secret
 // in a label. Then METRICS_PORT as the real process reads it.
 import { afterEach, describe, expect, test } from "bun:test"
+import { startBotApiStandIn } from "@nps/testing/stand-in"
 import { createApiClient } from "../src/api-client"
 import { createBotMetrics, type MetricsServer, serveMetrics } from "../src/metrics"
-import { startBotApiStandIn } from "../src/stand-in"
 import {
   DB_TIMEOUT,
   type Harness,

@@ -2,7 +2,7 @@
 // finish, replies before deliveries, deliveries spaced below the limit, and a 429 pausing all —
 // with the budget in this process's memory, and in Redis as replicas share it.
 import { afterEach, describe, expect, test } from "bun:test"
-import { createPacer, type Permit, type Priority } from "../src/pacer"
+import { createPacer, type Permit, type Priority } from "../src/outbound/pacer"
 import { budgetStores, closeStores, type StoreKind, watched } from "./budget-stores"
 import { fakeClock } from "./fake-clock"
 

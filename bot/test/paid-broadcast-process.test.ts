@@ -2,9 +2,9 @@
 // flag, the fallback in its log and /metrics), and the Bot API stand-in's model of paid sends.
 import { describe, expect, test } from "bun:test"
 import { telegramLinks } from "@nps/db"
-import { req } from "../../api/test/helpers"
-import { isPaidBroadcastRefusal } from "../src/broadcast"
-import { type BotApiStandIn, startBotApiStandIn } from "../src/stand-in"
+import { req } from "@nps/testing/api"
+import { type BotApiStandIn, startBotApiStandIn } from "@nps/testing/stand-in"
+import { isPaidBroadcastRefusal } from "../src/outbound/broadcast"
 import { DB_TIMEOUT, openRealApi, seedUser, spawnBot } from "./harness"
 
 describe("the bot process", () => {

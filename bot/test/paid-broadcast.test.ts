@@ -5,12 +5,12 @@
 // it says so once, shows it in /metrics, and every notification is still delivered.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test"
 import { notifications, telegramLinks, users } from "@nps/db"
-import { req } from "../../api/test/helpers"
+import { req } from "@nps/testing/api"
+import { type BotApiStandIn, startBotApiStandIn } from "@nps/testing/stand-in"
 import { createApiClient, type DeliveryReport, type NpsApi } from "../src/api-client"
-import { broadcastLimits, createBroadcastMode } from "../src/broadcast"
 import { createBotMetrics } from "../src/metrics"
-import { createPacer, type PacerLimits } from "../src/pacer"
-import { type BotApiStandIn, startBotApiStandIn } from "../src/stand-in"
+import { broadcastLimits, createBroadcastMode } from "../src/outbound/broadcast"
+import { createPacer, type PacerLimits } from "../src/outbound/pacer"
 import { closeStores, openShared, redisStore } from "./budget-stores"
 import {
   captureLogs,

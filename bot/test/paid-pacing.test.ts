@@ -3,8 +3,13 @@
 // second once Telegram refuses to bill the bot — in memory, in Redis, and shared by two replicas.
 // Also: waiters the store just said are full are not asked about again before they can fit.
 import { afterEach, describe, expect, test } from "bun:test"
-import { broadcastLimits, createBroadcastMode } from "../src/broadcast"
-import { type BudgetStore, createPacer, type PacerLimits, type Priority } from "../src/pacer"
+import { broadcastLimits, createBroadcastMode } from "../src/outbound/broadcast"
+import {
+  type BudgetStore,
+  createPacer,
+  type PacerLimits,
+  type Priority,
+} from "../src/outbound/pacer"
 import {
   budgetStores,
   closeStores,

@@ -5,9 +5,9 @@ import { existsSync } from "node:fs"
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { type BotApiStandIn, startBotApiStandIn } from "@nps/testing/stand-in"
 import { Bot } from "gramio"
 import { TokenRejectedError } from "../src/bot"
-import { type BotApiStandIn, startBotApiStandIn } from "../src/stand-in"
 import { deferred, type Harness, settled, startHarness, textsTo } from "./harness"
 
 let h: Harness | undefined

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test"
-import { createRateLimiter } from "../src/rate-limit"
+import { createRateLimiter } from "../src/inbound/rate-limit"
 
 const fakeClock = (start = 1_000_000) => {
   let now = start

@@ -3,14 +3,18 @@
 // the load balancer) by POSTing updates to `url` through the stand-in.
 import type { Logger } from "@nps/log"
 import type { SharedRedis } from "@nps/redis"
+import type { BotApiStandIn } from "@nps/testing/stand-in"
 import type { NpsApi } from "../src/api-client"
 import { ALLOWED_UPDATES, type CreateBotOptions, createBot, type NpsBot } from "../src/bot"
-import { createPacer } from "../src/pacer"
-import { createSharedBudgetStore } from "../src/shared-pacing"
-import { createSharedChatLimiter } from "../src/shared-rate-limit"
-import type { BotApiStandIn } from "../src/stand-in"
-import { createMemoryLedger, createSharedLedger, type UpdateLedger } from "../src/update-ledger"
-import { createWebhookReceiver, type WebhookReceiver } from "../src/webhook"
+import { createSharedChatLimiter } from "../src/inbound/shared-rate-limit"
+import {
+  createMemoryLedger,
+  createSharedLedger,
+  type UpdateLedger,
+} from "../src/inbound/update-ledger"
+import { createWebhookReceiver, type WebhookReceiver } from "../src/inbound/webhook"
+import { createPacer } from "../src/outbound/pacer"
+import { createSharedBudgetStore } from "../src/outbound/shared-pacing"
 import { type CapturedLogs, captureLogs, NO_LIMITS } from "./harness"
 
 export const WEBHOOK_SECRET = "test-webhook-secret_0123456789"
@@ -46,6 +50,7 @@ export interface ReplicaOptions {
   pacing?: "none" | "shared"
   /** Deliver notifications (the API must be real). */
   deliveries?: CreateBotOptions["deliveries"]
+  metrics?: CreateBotOptions["metrics"]
 }
 
 export async function startReplica(options: ReplicaOptions): Promise<Replica> {
@@ -72,6 +77,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     // Unless asked, the inbound limit is under test here, not Telegram's outbound one (NO_LIMITS).
     pacer: budget ? createPacer({ store: budget }) : createPacer({ limits: NO_LIMITS }),
     deliveries: options.deliveries,
+    metrics: options.metrics,
     limiter: redis && createSharedChatLimiter({ redis, botId, limit: rateLimit }),
     drainTimeoutMs: options.drainTimeoutMs ?? 2_000,
     drainGraceMs: 500,
@@ -96,6 +102,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     ledger,
     logger: logs.logger,
     handleTimeoutMs: options.handleTimeoutMs,
+    heartbeat: nps.heartbeat,
   })
   port = receiver.port
   if (options.start !== false) {

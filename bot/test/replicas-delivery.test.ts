@@ -4,10 +4,10 @@
 // flood limits — which the Bot API stand-in enforces with 429 + retry_after.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { notifications, telegramLinks } from "@nps/db"
-import { req } from "../../api/test/helpers"
-import { openTestRedis, TEST_REDIS_URL, testPrefix } from "../../redis/test/helpers"
+import { req } from "@nps/testing/api"
+import { openTestRedis, TEST_REDIS_URL, testPrefix } from "@nps/testing/redis"
+import { startBotApiStandIn } from "@nps/testing/stand-in"
 import { createApiClient, type NpsApi } from "../src/api-client"
-import { startBotApiStandIn } from "../src/stand-in"
 import { captureLogs, DB_TIMEOUT, drivers, openRealApi, type RealApi, seedUser } from "./harness"
 import { type Replica, startReplica } from "./replica"
 

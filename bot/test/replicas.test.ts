@@ -4,16 +4,10 @@
 // unreachable each replica carries on alone (fail open, to the replica).
 import { afterEach, describe, expect, test } from "bun:test"
 import type { TelegramUpdate } from "@gramio/types"
-import { startRelay } from "../../api/test/relay"
-import {
-  closedPort,
-  openTestRedis,
-  rawRedis,
-  TEST_REDIS_URL,
-  testPrefix,
-} from "../../redis/test/helpers"
+import { closedPort, openTestRedis, rawRedis, TEST_REDIS_URL, testPrefix } from "@nps/testing/redis"
+import { startRelay } from "@nps/testing/relay"
+import { type BotApiStandIn, startBotApiStandIn } from "@nps/testing/stand-in"
 import type { NpsApi, StatusResult } from "../src/api-client"
-import { type BotApiStandIn, startBotApiStandIn } from "../src/stand-in"
 import { deferred, spawnBot, textsTo, unreachableApi } from "./harness"
 import { type Replica, startReplica, WEBHOOK_SECRET } from "./replica"
 

@@ -2,10 +2,10 @@
 // messages; the bot sends them exactly as given; the stand-in checks them as Telegram does.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test"
 import { notifications, telegramLinks } from "@nps/db"
+import { req } from "@nps/testing/api"
+import { parseTelegramHtml } from "@nps/testing/stand-in-html"
 import { eq } from "drizzle-orm"
-import { req } from "../../api/test/helpers"
 import { createApiClient } from "../src/api-client"
-import { parseTelegramHtml } from "../src/stand-in-html"
 import {
   DB_TIMEOUT,
   deferred,
@@ -240,7 +240,7 @@ describe("the stand-in checks a message as Telegram does", () => {
   }
 
   test("refuses a button without url or callback_data, HTML it cannot parse, an unknown parse_mode", async () => {
-    const { startBotApiStandIn } = await import("../src/stand-in")
+    const { startBotApiStandIn } = await import("@nps/testing/stand-in")
     const standIn = await startBotApiStandIn()
     try {
       expect(

@@ -3,10 +3,10 @@
 // care is tested too — errors are forced to carry the request URL, which contains the token.
 import { afterEach, describe, expect, test } from "bun:test"
 import type { Fields, Logger } from "@nps/log"
-import { req } from "../../api/test/helpers"
+import { req } from "@nps/testing/api"
+import { startBotApiStandIn } from "@nps/testing/stand-in"
 import { createApiClient } from "../src/api-client"
 import { createBot, type NpsBot } from "../src/bot"
-import { startBotApiStandIn } from "../src/stand-in"
 import { captureLogs, DB_TIMEOUT, openRealApi, seedUser, unreachableApi } from "./harness"
 
 // Not shaped like a Telegram token, so only the bot's own hygiene can keep it out of a log.

@@ -2,9 +2,9 @@
 // stand-in delivering callback queries as Telegram does.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test"
 import { notifications } from "@nps/db"
-import { req } from "../../api/test/helpers"
+import { req } from "@nps/testing/api"
+import type { BotApiStandIn } from "@nps/testing/stand-in"
 import { categorySwitch, settingsAction } from "../src/commands/settings-screen"
-import type { BotApiStandIn } from "../src/stand-in"
 import {
   DB_TIMEOUT,
   drivers,

@@ -2,10 +2,10 @@
 // one budget as two replicas do, a 429 seen by one holding the other, a dead replica's sends in
 // flight freed after a bound, and — Redis gone — each replica alone at its share of the limits.
 import { afterEach, describe, expect, test } from "bun:test"
-import { startRelay } from "../../api/test/relay"
-import { closedPort, TEST_REDIS_URL } from "../../redis/test/helpers"
-import { createPacer, type Priority, TELEGRAM_LIMITS } from "../src/pacer"
-import { shareOf } from "../src/shared-pacing"
+import { closedPort, TEST_REDIS_URL } from "@nps/testing/redis"
+import { startRelay } from "@nps/testing/relay"
+import { createPacer, type Priority, TELEGRAM_LIMITS } from "../src/outbound/pacer"
+import { shareOf } from "../src/outbound/shared-pacing"
 import { closeStores, openShared, watched } from "./budget-stores"
 import { type FakeClock, fakeClock } from "./fake-clock"
 import { captureLogs } from "./harness"

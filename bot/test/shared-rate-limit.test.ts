@@ -3,9 +3,9 @@
 // TELEGRAM_RATE_LIMIT in all across the switch, both ways.
 import { afterEach, expect, test } from "bun:test"
 import { createLogger } from "@nps/log"
-import { startRelay } from "../../api/test/relay"
-import { openTestRedis, rawRedis, TEST_REDIS_URL, testPrefix } from "../../redis/test/helpers"
-import { createSharedChatLimiter } from "../src/shared-rate-limit"
+import { openTestRedis, rawRedis, TEST_REDIS_URL, testPrefix } from "@nps/testing/redis"
+import { startRelay } from "@nps/testing/relay"
+import { createSharedChatLimiter } from "../src/inbound/shared-rate-limit"
 
 const cleanup: (() => unknown)[] = []
 afterEach(() => {

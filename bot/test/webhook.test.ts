@@ -1,8 +1,9 @@
 // Webhook mode (BOT_MODE=webhook), one replica: Telegram — the stand-in — POSTs updates with the
 // secret header; the bot answers 2xx only once an update is handled. Real HTTP throughout.
 import { afterEach, describe, expect, test } from "bun:test"
+import { type BotApiStandIn, startBotApiStandIn } from "@nps/testing/stand-in"
 import type { NpsApi, StatusResult } from "../src/api-client"
-import { type BotApiStandIn, startBotApiStandIn } from "../src/stand-in"
+import { createBotMetrics } from "../src/metrics"
 import { deferred, spawnBot, startHarness, textsTo, unreachableApi } from "./harness"
 import { type Replica, startReplica, WEBHOOK_SECRET } from "./replica"
 
@@ -59,6 +60,16 @@ describe("webhook mode", () => {
     await replica.stop()
     expect(standIn.webhook?.url).toBe(replica.url)
     expect(standIn.calls.some((c) => c.method === "deleteWebhook")).toBe(false)
+  })
+
+  test("nps_bot_last_poll_success_timestamp_seconds follows the serving receiver, not 0", async () => {
+    const metrics = createBotMetrics()
+    const before = Date.now() / 1000
+    await setUp({ metrics })
+    const text = await metrics.registry.metrics()
+    const value = Number(/^nps_bot_last_poll_success_timestamp_seconds (\S+)$/m.exec(text)?.[1])
+    expect(value).toBeGreaterThanOrEqual(Math.floor(before))
+    expect(value).toBeLessThanOrEqual(Date.now() / 1000)
   })
 
   test("a missing or wrong secret is 401, and nothing is handled", async () => {
@@ -235,8 +246,10 @@ describe("start:bot with BOT_MODE=webhook", () => {
     const silentApi = Bun.serve({
       hostname: "127.0.0.1",
       port: 0,
-      fetch: () => {
-        apiCalled.resolve()
+      fetch: (request) => {
+        // /status's own call, not the chat's language looked up on /start: only then is the
+        // update in flight.
+        if (new URL(request.url).pathname.includes("/status")) apiCalled.resolve()
         return new Promise<Response>(() => {})
       },
     })

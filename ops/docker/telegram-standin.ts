@@ -7,7 +7,7 @@
 //                                             once there are that many, e.g. a notification)
 //   GET /_calls                               every Bot API call the bot made, with its status
 //   GET /_webhook                             the webhook's URL, and every delivery to it
-import { startBotApiStandIn } from "../../bot/src/stand-in"
+import { startBotApiStandIn } from "../../testing/src/stand-in"
 
 const standIn = await startBotApiStandIn({ token: process.env.NPS_BOT_TOKEN })
 const server = Bun.serve({

@@ -84,7 +84,7 @@ test("telegram-bot: after a healthy api, restarts, 0.25 CPU / 128 MB, no ports, 
   expect(bot?.restart).toBe("unless-stopped")
   expect(bot?.deploy?.resources?.limits).toEqual({ cpus: "0.25", memory: "128M" })
   expect(bot?.ports).toBeUndefined()
-  const LONG_POLL_SECONDS = 30 // bot/src/polling.ts timeoutSeconds
+  const LONG_POLL_SECONDS = 30 // bot/src/inbound/polling.ts timeoutSeconds
   expect(durationSeconds(bot?.stop_grace_period ?? "10s")).toBeGreaterThan(LONG_POLL_SECONDS)
   expect(readDockerfile(`${ROOT}/bot/Dockerfile`).final.healthcheck).toBeDefined()
 })

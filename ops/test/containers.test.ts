@@ -9,8 +9,8 @@ import { afterAll, expect, test } from "bun:test"
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { type BotApiStandIn, startBotApiStandIn } from "@nps/testing/stand-in"
 import postgres from "postgres"
-import { type BotApiStandIn, startBotApiStandIn } from "../../bot/src/stand-in"
 import { type Child, startChild } from "../../scripts/dev/child"
 import {
   freePort,

@@ -121,7 +121,7 @@ for (const image of IMAGES) {
       const modules = readdirSync(join(built.workdir, "node_modules"))
       expect(modules.filter((m) => ["typescript", "@types", "bun-types"].includes(m))).toEqual([])
       // Test tools, not the product.
-      expect(files.filter((f) => f.startsWith("bot/src/stand-in"))).toEqual([])
+      expect(files.filter((f) => f.startsWith("testing/src") || /stand-in/.test(f))).toEqual([])
       expect(files.filter((f) => /(^|\/)(test|tests|bench)\/|\.test\.ts$/.test(f))).toEqual([])
       expect(files.filter((f) => /^\.env|(^|\/)\.data\//.test(f))).toEqual([])
       if (image.name === "api") {

@@ -2,7 +2,7 @@
 // (a TCP relay the test closes, freezes and reopens).
 import { afterEach, describe, expect, test } from "bun:test"
 import { createLogger } from "@nps/log"
-import { startRelay } from "../../api/test/relay"
+import { startRelay } from "@nps/testing/relay"
 import {
   createSharedRedis,
   defineScript,

@@ -2,7 +2,7 @@
 // API stand-in, and what the bot sends back is printed, its formatting shown with ANSI styles.
 import { createInterface } from "node:readline"
 import type { TelegramMessageEntity } from "@gramio/types"
-import type { BotApiStandIn } from "../../bot/src/stand-in"
+import type { BotApiStandIn } from "@nps/testing/stand-in"
 
 const STYLES: Partial<Record<TelegramMessageEntity["type"], string>> = {
   bold: "1",

@@ -3,8 +3,8 @@
 // already handled, which `bun test` would count against the test; a real API logs past them.
 // Prints one JSON line: { recoveries: [ms until the first 200 after each reopen] }.
 import { createDb } from "@nps/db"
+import { startRelay } from "@nps/testing/relay"
 import { makeApp, openTestDatabase, req } from "../helpers"
-import { startRelay } from "../relay"
 
 const RUNS = Number(process.env.DRILL_RUNS ?? 5)
 process.on("unhandledRejection", () => {})

@@ -6,12 +6,13 @@
 // a body that is not JSON and feeds updates straight to the handlers — past our per-chat ordered
 // dispatcher and its de-duplication. Updates here go through the same dispatcher as polling.
 import { timingSafeEqual } from "node:crypto"
-import { writeFile } from "node:fs/promises"
 import type { TelegramUpdate } from "@gramio/types"
 import { describeError, type Logger } from "@nps/log"
 import { TelegramError } from "gramio"
-import type { NpsBot, UpdateType } from "./bot"
-import type { WebhookConfig } from "./config"
+import { backoffDelay } from "../backoff"
+import type { NpsBot, UpdateType } from "../bot"
+import type { WebhookConfig } from "../config"
+import type { Heartbeat } from "../heartbeat"
 import { abortableSleep } from "./polling"
 import type { UpdateLedger } from "./update-ledger"
 
@@ -42,8 +43,8 @@ export interface WebhookReceiverOptions {
   logger: Logger
   /** How long a request waits for its update before answering 503 (Telegram then redelivers). */
   handleTimeoutMs?: number
-  /** Touched every `heartbeatEveryMs` while the receiver can serve (the image's healthcheck). */
-  heartbeatFile?: string
+  /** Beaten every `heartbeatEveryMs` while the receiver can serve (healthcheck and metric). */
+  heartbeat?: Pick<Heartbeat, "beat">
   heartbeatEveryMs?: number
   backoff?: { initialMs: number; maxMs: number }
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>
@@ -207,14 +208,7 @@ export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookR
     throw error
   }
 
-  const touch = async () => {
-    if (!options.heartbeatFile) return
-    try {
-      await writeFile(options.heartbeatFile, new Date().toISOString())
-    } catch (error) {
-      logger.warn("could not write the heartbeat file", { error: describeError(error) })
-    }
-  }
+  const touch = async () => options.heartbeat?.beat()
 
   /** setWebhook until Telegram answers; a refusal is final. */
   const register = async () => {
@@ -236,10 +230,7 @@ export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookR
             error.code === 401 || error.code === 404 ? "NPS_BOT_TOKEN" : "WEBHOOK_URL",
           )
         const retryAfter = error instanceof TelegramError ? error.payload?.retry_after : undefined
-        const delay =
-          retryAfter !== undefined
-            ? retryAfter * 1000
-            : Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(attempt - 1, 20))
+        const delay = retryAfter !== undefined ? retryAfter * 1000 : backoffDelay(attempt, backoff)
         logger.warn("could not register the webhook, retrying", {
           attempt,
           retry_in_ms: delay,

@@ -9,8 +9,9 @@
 // before its message could go (a long 429 pause) is handed back, as is everything unsent at stop.
 import { describeError, type Logger } from "@nps/log"
 import { TelegramError } from "gramio"
-import type { Delivery, DeliveryReport, NpsApi } from "./api-client"
-import { abortableSleep } from "./polling"
+import type { Delivery, DeliveryReport, NpsApi } from "../api-client"
+import { backoffDelay } from "../backoff"
+import { abortableSleep } from "../inbound/polling"
 
 export interface SentMessage {
   /** Where Telegram put it (another id than asked when a group became a supergroup). */
@@ -89,10 +90,10 @@ export function outcomeOf(
     if (error.code === 400) return { outcome: "failed", error: "rejected" }
   }
   // 5xx, 401/404 (the token itself), network errors, timeouts: try again later.
-  const seconds = Math.min(
-    retryBackoff.maxSeconds,
-    retryBackoff.initialSeconds * 2 ** Math.min(Math.max(attempts - 1, 0), 20),
-  )
+  const seconds = backoffDelay(attempts, {
+    initialMs: retryBackoff.initialSeconds,
+    maxMs: retryBackoff.maxSeconds,
+  })
   return { outcome: "retry", retry_after_seconds: Math.round(seconds) }
 }
 
@@ -141,7 +142,7 @@ export function createDeliveryLoop(options: DeliveryLoopOptions): DeliveryLoop {
       }
       pending.unshift(...batch)
       failures++
-      const delay = Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(failures - 1, 20))
+      const delay = backoffDelay(failures, backoff)
       await sleep(delay, AbortSignal.timeout(delay))
     }
   }
@@ -259,7 +260,7 @@ export function createDeliveryLoop(options: DeliveryLoopOptions): DeliveryLoop {
       if (result.kind !== "ok") {
         if (stopping.signal.aborted) break
         failures++
-        const delay = Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(failures - 1, 20))
+        const delay = backoffDelay(failures, backoff)
         if (result.kind === "error")
           logger.error(
             "cannot lease deliveries: the API refused (is TELEGRAM_BOT_SERVICE_KEY right?)",

@@ -6,6 +6,7 @@
 // retry_after, backs off on failures, and raises one error when failures persist.
 import type { TelegramUpdate } from "@gramio/types"
 import type { Logger } from "@nps/log"
+import { backoffDelay } from "../backoff"
 import type { Dispatcher } from "./dispatcher"
 
 export type PollerState = "idle" | "polling" | "retrying" | "conflict" | "stopped"
@@ -159,7 +160,7 @@ export function createPoller(options: PollerOptions): Poller {
 
   const delayFor = (error: PollError) => {
     if (error.retryAfterSeconds !== undefined) return error.retryAfterSeconds * 1000
-    return Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(consecutiveFailures - 1, 20))
+    return backoffDelay(consecutiveFailures, backoff)
   }
 
   const run = async (signal: AbortSignal) => {

@@ -24,7 +24,7 @@ import type {
   TelegramUpdate,
   TelegramUser,
 } from "@gramio/types"
-import { laneKey } from "./lane"
+import { laneKey } from "../../bot/src/inbound/lane"
 import { checkMessage } from "./stand-in-messages"
 
 export type ChatType = "private" | "group" | "supergroup" | "channel"

@@ -34,7 +34,7 @@ export interface ChatFollower {
    * An `onApiCall` hook: a 403 marks the chat blocked; a migration moves the link and re-sends.
    * A delivery's 403 is left to its report (`failed: blocked` marks the chat too): one record.
    */
-  onApiCall(bot: Bot, isDelivery?: (params: unknown) => boolean): Parameters<Bot["onApiCall"]>[0]
+  onApiCall(bot: Bot, isDelivery?: () => boolean): Parameters<Bot["onApiCall"]>[0]
 }
 
 export function createChatFollower({ api, logger }: { api: NpsApi; logger: Logger }): ChatFollower {
@@ -67,7 +67,7 @@ export function createChatFollower({ api, logger }: { api: NpsApi; logger: Logge
         const chatId = (call.params as { chat_id?: unknown } | undefined)?.chat_id
         if (!(error instanceof TelegramError) || typeof chatId !== "number") throw error
         if (error.code === 403) {
-          if (isDelivery?.(call.params)) throw error
+          if (isDelivery?.()) throw error
           const result = await api.setBlocked(chatId, true)
           logger.info("chat unreachable", {
             chat_id: chatId,
