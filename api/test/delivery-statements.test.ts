@@ -2,32 +2,9 @@
 // 20): at a paid broadcast's 1,000 messages a second, statements per delivery made the bot's
 // reports fall behind its sends. Counted through a Db that tallies every statement begun.
 import { beforeEach, expect, test } from "bun:test"
-import { type Db, telegramLinks } from "@nps/db"
+import { telegramLinks } from "@nps/db"
+import { counting } from "./counting-db"
 import { describeEachDb, makeApp, req, seedServiceKey, seedUser } from "./helpers"
-
-const STATEMENTS = new Set(["select", "selectDistinct", "insert", "update", "delete", "execute"])
-
-/** `db`, counting each statement it (or a transaction of it) begins. */
-function counting(db: Db) {
-  const counter = { n: 0 }
-  const wrap = <T extends object>(target: T): T =>
-    new Proxy(target, {
-      get(t, prop, receiver) {
-        const value = Reflect.get(t, prop, receiver)
-        if (typeof value !== "function") return value
-        if (prop === "transaction")
-          return (body: (tx: unknown) => unknown, ...rest: unknown[]) =>
-            value.call(t, (tx: object) => body(wrap(tx)), ...rest)
-        if (STATEMENTS.has(String(prop)))
-          return (...args: unknown[]) => {
-            counter.n++
-            return value.apply(t, args)
-          }
-        return value.bind(t)
-      },
-    })
-  return { db: wrap(db), counter }
-}
 
 describeEachDb("statements per delivery batch", (ctx) => {
   let svcKey: string
