@@ -2,7 +2,7 @@
 // runs, printed as Markdown and written to bench/results.md. Needs only a local Postgres:
 // BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres) is where a throwaway
 // database is created and, at the end, dropped. BENCH_RUNS (3) and BENCH_SECONDS (5) size it;
-// BENCH_ONLY=status,link,bot,startup,delivery,accept,paid runs a subset (printed, not written to results.md);
+// BENCH_ONLY=status,link,bot,startup,delivery,accept,paid,lease runs a subset (printed, not written to results.md);
 // BENCH_CPU_PROF=<dir> runs the API and the reference under Bun's CPU profiler.
 import { mkdtempSync, rmSync } from "node:fs"
 import { availableParallelism, loadavg, tmpdir } from "node:os"
@@ -27,8 +27,10 @@ Postgres; creates a throwaway database there and drops it at the end, on Ctrl-C 
                       postgres://postgres@127.0.0.1:5432/postgres)
   BENCH_RUNS          runs per figure, the median reported (default 3)
   BENCH_SECONDS       seconds per run (default 5)
-  BENCH_ONLY          a subset: status,link,bot,startup,delivery,accept,paid
+  BENCH_ONLY          a subset: status,link,bot,startup,delivery,accept,paid,lease
+                      (delivery, paid and lease alone seed nothing: each makes its own)
   BENCH_PAID_COUNT    paid broadcast size (default 5,000; 20,000 with BENCH_FULL=1)
+  BENCH_LEASES        timed leases over 100,000 queued deliveries (default 300)
   BENCH_CPU_PROF      a directory: run the servers under bun --cpu-prof`,
     options: {},
   },
@@ -39,8 +41,14 @@ Postgres; creates a throwaway database there and drops it at the end, on Ctrl-C 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres"
 const RUNS = Number(process.env.BENCH_RUNS || 3)
 const SECONDS = Number(process.env.BENCH_SECONDS || 5)
-const SCENARIOS = ["status", "link", "bot", "startup", "delivery", "accept", "paid"]
+const SCENARIOS = ["status", "link", "bot", "startup", "delivery", "accept", "paid", "lease"]
 const ONLY = new Set((process.env.BENCH_ONLY || SCENARIOS.join(",")).split(","))
+/** Scenarios run as a process of their own, on a database of their own. */
+const OWN_PROCESS: Record<string, string> = {
+  delivery: "bench/delivery.ts",
+  paid: "bench/paid-broadcast.ts",
+  lease: "bench/lease.ts",
+}
 const CONNECTIONS = [1, 32, 128]
 const LINK_CONNECTIONS = 32
 
@@ -61,6 +69,18 @@ const loadBefore = loadavg()
 // Ctrl-C, SIGTERM (a `timeout` around the run) or the end: the servers and the delivery
 // benchmark stop, then the throwaway database goes — even one still being seeded.
 const cleanup = createCleanup(progress)
+// Only scenarios with databases of their own: the shared data set is not seeded for them.
+if ([...ONLY].every((s) => s in OWN_PROCESS)) {
+  try {
+    const sections: string[] = []
+    for (const s of SCENARIOS.filter((s) => ONLY.has(s)))
+      sections.push((await deliveryScenario(OWN_PROCESS[s])).join("\n"))
+    console.log(sections.join("\n\n"))
+  } finally {
+    await cleanup.run()
+  }
+  process.exit(0)
+}
 const work = mkdtempSync(join(tmpdir(), "nps-bench-"))
 cleanup.add(() => rmSync(work, { recursive: true, force: true }))
 progress(`seeding ${thousands(USERS)} users in a throwaway database`)
@@ -247,7 +267,7 @@ async function startupScenario(botRuns: BotRun[]): Promise<string[]> {
   ]
 }
 
-/** Notification delivery runs in a process of its own (API, bot and stand-in in it). */
+/** A scenario in a process of its own (delivery: API, bot and stand-in in it), its lines. */
 async function deliveryScenario(script = "bench/delivery.ts"): Promise<string[]> {
   progress(`notification delivery: ${script}`)
   const child = Bun.spawn(["bun", script], {
@@ -309,7 +329,7 @@ try {
     sections.push(bot.lines)
   }
   if (ONLY.has("startup")) sections.push(await startupScenario(botRuns))
-  if (ONLY.has("delivery")) sections.push(await deliveryScenario())
+  if (ONLY.has("delivery")) sections.push(await deliveryScenario(OWN_PROCESS.delivery))
   if (ONLY.has("accept")) {
     const ceiling = await reference()
     sections.push(
@@ -327,7 +347,8 @@ try {
       }),
     )
   }
-  if (ONLY.has("paid")) sections.push(await deliveryScenario("bench/paid-broadcast.ts"))
+  if (ONLY.has("paid")) sections.push(await deliveryScenario(OWN_PROCESS.paid))
+  if (ONLY.has("lease")) sections.push(await deliveryScenario(OWN_PROCESS.lease))
 
   const report = [header(), ...sections].map((lines) => lines.join("\n")).join("\n\n")
   if (SCENARIOS.every((s) => ONLY.has(s))) {
