@@ -4,7 +4,7 @@
 // inserts the status this would compute, scheduled or queued, and skips the statement.)
 import { type Db, notificationDeliveries as d, notifications } from "@nps/db"
 import { type AnyColumn, and, asc, eq, inArray, isNotNull, lte, or, sql } from "drizzle-orm"
-import { enqueueFinished } from "../webhooks/outbox"
+import { enqueueFinished, FINAL_STATUSES } from "../webhooks/outbox"
 
 export type NotificationStatus =
   | "scheduled"
@@ -15,13 +15,7 @@ export type NotificationStatus =
   | "skipped"
   | "undeliverable"
 
-export const FINAL_STATUSES: ReadonlySet<NotificationStatus> = new Set([
-  "sent",
-  "partial",
-  "failed",
-  "skipped",
-  "undeliverable",
-])
+const FINAL: ReadonlySet<NotificationStatus> = new Set(FINAL_STATUSES)
 
 // The states are written into the SQL, not sent as parameters: a prepared statement's generic
 // plan can use the partial indexes (WHERE status = 'queued' / 'scheduled') only when it sees them.
@@ -74,7 +68,7 @@ export async function finishNotifications(
     .returning({ id: notifications.id, status: notifications.status })
   const finished = rows
     .map((r) => ({ id: r.id, status: r.status as NotificationStatus }))
-    .filter((r) => FINAL_STATUSES.has(r.status))
+    .filter((r) => FINAL.has(r.status))
   // Status webhooks (issue 19): the outbox rows are written in the transaction that finishes them.
   await enqueueFinished(
     tx,
