@@ -6,6 +6,7 @@ import { ApiError } from "./errors"
 
 const INSTANT =
   "^(\\d{4})-(\\d{2})-(\\d{2})T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:\\d{2})$"
+const INSTANT_RE = new RegExp(INSTANT)
 
 /** The schema of an instant field; `parseInstant` does the checks a pattern cannot. */
 export const Instant = (description: string, example: string) =>
@@ -13,7 +14,7 @@ export const Instant = (description: string, example: string) =>
 
 /** The instant, or a 422 naming the field when no such moment exists (2026-02-30, hour 25). */
 export function parseInstant(field: string, value: string): Date {
-  const match = new RegExp(INSTANT).exec(value)
+  const match = INSTANT_RE.exec(value)
   const [year, month, day] = [match?.[1], match?.[2], match?.[3]].map(Number) as number[]
   const ms = Date.parse(value)
   const daysInMonth = new Date(Date.UTC(year as number, month as number, 0)).getUTCDate()
