@@ -3,7 +3,7 @@ import { authPlugin } from "../../auth"
 import type { Deps } from "../../context"
 import { answers } from "../../docs"
 import { acceptNotification } from "./accept"
-import { leaseDeliveries } from "./lease"
+import { leaseDeliveries, nextDueInMs } from "./lease"
 import {
   AcceptedNotification,
   Lease,
@@ -15,7 +15,7 @@ import {
 } from "./model"
 import { reportDeliveries } from "./report"
 import { NotificationRequest } from "./request"
-import { getNotification, nextDueInMs } from "./service"
+import { getNotification } from "./service"
 import type { Wakeup } from "./wakeup"
 
 export interface DeliveryOptions {

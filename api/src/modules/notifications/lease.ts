@@ -8,7 +8,7 @@ import {
   telegramLinks,
   userPreferences,
 } from "@nps/db"
-import { and, asc, eq, isNull, lt, lte, notExists, or, sql } from "drizzle-orm"
+import { and, asc, eq, isNotNull, isNull, lt, lte, notExists, or, sql } from "drizzle-orm"
 import { alias } from "drizzle-orm/pg-core"
 import type { Language } from "../preferences/model"
 import { quietUntil } from "../preferences/quiet-hours"
@@ -203,4 +203,34 @@ export async function leaseDeliveries(db: Db, { max, leaseMs }: LeaseOptions, no
       language,
     })),
   }
+}
+
+/** Milliseconds until a delivery may be due (available, its lease or hold over, or expiring). */
+export async function nextDueInMs(db: Db, now: Date): Promise<number | undefined> {
+  const ms = (v: unknown) => (v === null || v === undefined ? null : Number(v))
+  const [head] = await db
+    .select({
+      at: sql<
+        number | null
+      >`extract(epoch from min(greatest(${d.availableAt}, coalesce(${d.leasedUntil}, ${d.availableAt}), coalesce(${d.holdUntil}, ${d.availableAt})))) * 1000`.mapWith(
+        ms,
+      ),
+    })
+    .from(d)
+    .where(chatHead(db))
+  const [expiry] = await db
+    .select({
+      at: sql<number | null>`extract(epoch from min(${d.expiresAt})) * 1000`.mapWith(ms),
+    })
+    .from(d)
+    .where(
+      and(
+        isQueued(d.status),
+        isNotNull(d.expiresAt),
+        // One being sent right now is the bot's: settled by its report.
+        or(isNull(d.leasedUntil), lte(d.leasedUntil, now)),
+      ),
+    )
+  const times = [head?.at, expiry?.at].filter((t): t is number => typeof t === "number")
+  return times.length ? Math.min(...times) - now.getTime() : undefined
 }

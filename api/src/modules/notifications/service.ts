@@ -10,16 +10,15 @@ import {
   userPreferences,
   users,
 } from "@nps/db"
-import { and, asc, eq, isNotNull, isNull, lte, or, sql } from "drizzle-orm"
+import { and, asc, eq, isNull, sql } from "drizzle-orm"
 import type { Static } from "elysia"
 import type { Principal } from "../../auth"
 import { ApiError, notFound } from "../../errors"
 import { DEFAULT_CATEGORY, type Language } from "../preferences/model"
 import { MAX_CATEGORIES } from "../preferences/service"
-import { chatHead } from "./lease"
 import type { AcceptedNotification, NotificationView } from "./model"
 import { type Prepared, prepareNotification, type RichOptions } from "./prepare"
-import { finishNotifications, isQueued, settleDue } from "./status"
+import { finishNotifications, settleDue } from "./status"
 
 /** Postgres NOTIFY channel: "deliveries may be due", a wake-up call for waiting leases. */
 export const DELIVERIES_CHANNEL = "nps_deliveries"
@@ -283,34 +282,4 @@ export async function getNotification(
       language: r.language as Language | null,
     })),
   }
-}
-
-/** Milliseconds until a delivery may be due (available, its lease or hold over, or expiring). */
-export async function nextDueInMs(db: Db, now: Date): Promise<number | undefined> {
-  const ms = (v: unknown) => (v === null || v === undefined ? null : Number(v))
-  const [head] = await db
-    .select({
-      at: sql<
-        number | null
-      >`extract(epoch from min(greatest(${d.availableAt}, coalesce(${d.leasedUntil}, ${d.availableAt}), coalesce(${d.holdUntil}, ${d.availableAt})))) * 1000`.mapWith(
-        ms,
-      ),
-    })
-    .from(d)
-    .where(chatHead(db))
-  const [expiry] = await db
-    .select({
-      at: sql<number | null>`extract(epoch from min(${d.expiresAt})) * 1000`.mapWith(ms),
-    })
-    .from(d)
-    .where(
-      and(
-        isQueued(d.status),
-        isNotNull(d.expiresAt),
-        // One being sent right now is the bot's: settled by its report.
-        or(isNull(d.leasedUntil), lte(d.leasedUntil, now)),
-      ),
-    )
-  const times = [head?.at, expiry?.at].filter((t): t is number => typeof t === "number")
-  return times.length ? Math.min(...times) - now.getTime() : undefined
 }
