@@ -29,7 +29,7 @@ export async function refuseMalformedJson(request: Request): Promise<void> {
  * JavaScript keeps but UTF-8 cannot encode: Postgres would store U+FFFD instead, and Telegram
  * refuse it. Such a string is a 422, not silently another text.
  */
-export function illFormedPath(value: unknown, path = ""): string | undefined {
+function illFormedPath(value: unknown, path = ""): string | undefined {
   if (typeof value === "string") return value.isWellFormed() ? undefined : path || "body"
   if (typeof value !== "object" || value === null) return undefined
   for (const [key, item] of Object.entries(value)) {

@@ -5,11 +5,11 @@
 import { chmodSync, lstatSync, mkdirSync, readdirSync } from "node:fs"
 import { join } from "node:path"
 
-export const OWNER_DIR_MODE = 0o700
+const OWNER_DIR_MODE = 0o700
 export const OWNER_FILE_MODE = 0o600
 
 /** Makes `dir` (created if missing, with any missing parents) owner-only. */
-export function ownerOnlyDirectory(dir: string): void {
+function ownerOnlyDirectory(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: OWNER_DIR_MODE })
   chmodSync(dir, OWNER_DIR_MODE)
 }

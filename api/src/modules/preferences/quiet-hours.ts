@@ -31,7 +31,7 @@ function formatter(zone: string) {
 }
 
 /** Minutes since local midnight at `at` in `zone`. */
-export function localMinutes(at: Date, zone: string): number {
+function localMinutes(at: Date, zone: string): number {
   let hour = 0
   let minute = 0
   for (const part of formatter(zone).formatToParts(at)) {
@@ -41,7 +41,7 @@ export function localMinutes(at: Date, zone: string): number {
   return hour * 60 + minute
 }
 
-export const toMinutes = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5))
+const toMinutes = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5))
 
 const inWindow = (m: number, start: number, end: number) =>
   start < end ? m >= start && m < end : m >= start || m < end

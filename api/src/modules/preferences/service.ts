@@ -29,7 +29,7 @@ export interface PreferencesChange {
 /** The most categories one user's preferences list (a sender inventing one per message). */
 export const MAX_CATEGORIES = 100
 
-export function toView(row: Row | undefined): PreferencesView {
+function toView(row: Row | undefined): PreferencesView {
   const stored = row?.categories ?? {}
   const names = [...new Set([DEFAULT_CATEGORY, ...Object.keys(stored).sort()])]
   return {

@@ -10,14 +10,7 @@ import type { UrlPolicy } from "./ssrf"
 
 const MINUTE = 60_000
 /** After the first attempt fails: about 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, then give up. */
-export const RETRY_SCHEDULE_MS = [
-  5_000,
-  5 * MINUTE,
-  30 * MINUTE,
-  120 * MINUTE,
-  300 * MINUTE,
-  600 * MINUTE,
-]
+const RETRY_SCHEDULE_MS = [5_000, 5 * MINUTE, 30 * MINUTE, 120 * MINUTE, 300 * MINUTE, 600 * MINUTE]
 
 export interface SenderOptions {
   db: Db
@@ -113,5 +106,3 @@ export function createWebhookSender(options: SenderOptions) {
     },
   }
 }
-
-export type WebhookSender = ReturnType<typeof createWebhookSender>

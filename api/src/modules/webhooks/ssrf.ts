@@ -24,7 +24,7 @@ export const systemResolver: Resolver = async (host) => {
   }
 }
 
-export const urlNotAllowed = (why: string) =>
+const urlNotAllowed = (why: string) =>
   new ApiError(422, "url_not_allowed", `Webhook URL not allowed: ${why}`)
 
 // IPv4 ranges no webhook may reach: [network, prefix length].
