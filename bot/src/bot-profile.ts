@@ -17,13 +17,13 @@ const targets: { lang: Lang; language_code?: string }[] = [
   })),
 ]
 
-export function commandMenu(lang: Lang) {
+function commandMenu(lang: Lang) {
   const t = DICTIONARIES[lang]
   return COMMAND_NAMES.map((command) => ({ command, description: t.commands[command] }))
 }
 
 /** One pass over every language; resolves false when any call failed. */
-export async function registerProfile(
+async function registerProfile(
   bot: Bot,
   logger: Logger,
   safeMessage: (error: unknown) => string,
