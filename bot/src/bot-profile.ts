@@ -4,7 +4,7 @@
 // with backoff in the background until it works, and never stops the bot.
 import type { Logger } from "@nps/log"
 import type { Bot } from "gramio"
-import { backoffDelay } from "./backoff"
+import { type Backoff, backoffDelay } from "./backoff"
 import { COMMAND_NAMES } from "./commands/names"
 import { DEFAULT_LANGUAGE, DICTIONARIES, LANGUAGES, type Lang } from "./i18n"
 
@@ -17,13 +17,13 @@ const targets: { lang: Lang; language_code?: string }[] = [
   })),
 ]
 
-export function commandMenu(lang: Lang) {
+function commandMenu(lang: Lang) {
   const t = DICTIONARIES[lang]
   return COMMAND_NAMES.map((command) => ({ command, description: t.commands[command] }))
 }
 
 /** One pass over every language; resolves false when any call failed. */
-export async function registerProfile(
+async function registerProfile(
   bot: Bot,
   logger: Logger,
   safeMessage: (error: unknown) => string,
@@ -57,7 +57,7 @@ export function keepRegistering(options: {
   safeMessage: (error: unknown) => string
   signal: AbortSignal
   sleep: (ms: number, signal: AbortSignal) => Promise<void>
-  backoff: { initialMs: number; maxMs: number }
+  backoff: Backoff
 }): { firstPass: Promise<void>; done: Promise<void> } {
   const { bot, logger, safeMessage, signal, sleep, backoff } = options
   let firstDone!: () => void

@@ -8,7 +8,7 @@ import type { Preferences, PreferencesPatch } from "../api-client"
 import type { Reply, Texts } from "../i18n"
 import { LANGUAGE_NAMES, LANGUAGES } from "../i18n/language"
 
-export const QUIET_HOURS = { start: "22:00", end: "08:00" } as const
+const QUIET_HOURS = { start: "22:00", end: "08:00" } as const
 
 /** The buttons under /settings other than the categories. */
 export const settingsAction = new CallbackData("settings.v1").enum("do", [

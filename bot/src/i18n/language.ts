@@ -6,11 +6,11 @@ export type Lang = (typeof LANGUAGES)[number]
 
 export const DEFAULT_LANGUAGE: Lang = "en"
 
-export const isLang = (value: unknown): value is Lang =>
+const isLang = (value: unknown): value is Lang =>
   typeof value === "string" && (LANGUAGES as readonly string[]).includes(value)
 
 /** "ru-RU" → ru; "pt-br", "de" or nothing → undefined (we do not speak it). */
-export function fromLanguageCode(code: string | undefined): Lang | undefined {
+function fromLanguageCode(code: string | undefined): Lang | undefined {
   const two = code?.slice(0, 2).toLowerCase()
   return isLang(two) ? two : undefined
 }

@@ -6,7 +6,7 @@
 // retry_after, backs off on failures, and raises one error when failures persist.
 import type { TelegramUpdate } from "@gramio/types"
 import type { Logger } from "@nps/log"
-import { backoffDelay } from "../backoff"
+import { type Backoff, backoffDelay } from "../backoff"
 import type { Dispatcher } from "./dispatcher"
 
 export type PollerState = "idle" | "polling" | "retrying" | "conflict" | "stopped"
@@ -22,7 +22,7 @@ export interface PollerOptions {
   timeoutSeconds?: number
   /** How long past the long-poll timeout an unanswered getUpdates is given up on. */
   deadlineMarginMs?: number
-  backoff?: { initialMs: number; maxMs: number }
+  backoff?: Backoff
   /** Consecutive failures before one error is logged (and health turns bad). */
   alertAfter?: number
   /** Called after each successful getUpdates (the heartbeat). */

@@ -9,7 +9,7 @@ import { timingSafeEqual } from "node:crypto"
 import type { TelegramUpdate } from "@gramio/types"
 import { describeError, type Logger } from "@nps/log"
 import { TelegramError } from "gramio"
-import { backoffDelay } from "../backoff"
+import { type Backoff, backoffDelay } from "../backoff"
 import type { NpsBot, UpdateType } from "../bot"
 import type { WebhookConfig } from "../config"
 import type { Heartbeat } from "../heartbeat"
@@ -46,7 +46,7 @@ export interface WebhookReceiverOptions {
   /** Beaten every `heartbeatEveryMs` while the receiver can serve (healthcheck and metric). */
   heartbeat?: Pick<Heartbeat, "beat">
   heartbeatEveryMs?: number
-  backoff?: { initialMs: number; maxMs: number }
+  backoff?: Backoff
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>
 }
 

@@ -10,7 +10,7 @@
 import { describeError, type Logger } from "@nps/log"
 import { TelegramError } from "gramio"
 import type { Delivery, DeliveryReport, NpsApi } from "../api-client"
-import { backoffDelay } from "../backoff"
+import { type Backoff, backoffDelay } from "../backoff"
 import { abortableSleep } from "../inbound/polling"
 
 export interface SentMessage {
@@ -47,7 +47,7 @@ export interface DeliveryLoopOptions {
   /** Long-poll length asked of the API. */
   waitSeconds?: number
   /** Backoff while the API cannot be reached. */
-  backoff?: { initialMs: number; maxMs: number }
+  backoff?: Backoff
   /** Retry delays for Telegram's 5xx and network errors, by attempt: initial·2^(n-1), capped. */
   retryBackoff?: { initialSeconds: number; maxSeconds: number }
   /** At stop: how long sends already on the wire may take to finish, and reports to land. */
