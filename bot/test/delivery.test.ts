@@ -7,7 +7,7 @@ import { req } from "@nps/testing/api"
 import { type BotApiStandIn, startBotApiStandIn } from "@nps/testing/stand-in"
 import { eq } from "drizzle-orm"
 import { Bot } from "gramio"
-import { createApiClient, type DeliveryReport, type NpsApi } from "../src/api-client"
+import type { DeliveryReport, NpsApi } from "../src/api-client"
 import { createBotMetrics } from "../src/metrics"
 import { createDeliveryLoop } from "../src/outbound/delivery"
 import { createPacer } from "../src/outbound/pacer"
@@ -17,6 +17,7 @@ import {
   deferred,
   drivers,
   type Harness,
+  inProcessApi,
   openRealApi,
   type RealApi,
   seedUser,
@@ -31,12 +32,7 @@ function watched(realApi: RealApi) {
   const reported: DeliveryReport[] = []
   const waiters: { count: number; resolve: () => void }[] = []
   const factory = (logger: Logger): NpsApi => {
-    const inner = createApiClient({
-      baseUrl: "http://in-process/api",
-      app: realApi.app,
-      serviceKey: realApi.serviceKey,
-      logger,
-    })
+    const inner = inProcessApi(realApi, logger)
     return {
       ...inner,
       report: async (results) => {
@@ -347,12 +343,7 @@ for (const driver of drivers()) {
         const bot = new Bot(standIn?.token as string, {
           api: { baseURL: `${standIn?.url}/bot` },
         })
-        const api = createApiClient({
-          baseUrl: "http://in-process/api",
-          app: realApi.app,
-          serviceKey: realApi.serviceKey,
-          logger: logs.logger,
-        })
+        const api = inProcessApi(realApi, logs.logger)
         return createDeliveryLoop({
           api: {
             lease: api.lease,

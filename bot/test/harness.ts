@@ -7,7 +7,7 @@ import type { Database, Db } from "@nps/db"
 import { createLogger, type Logger } from "@nps/log"
 import { makeApp, openTestDatabase, seedServiceKey } from "@nps/testing/api"
 import { type BotApiStandIn, type StandInOptions, startBotApiStandIn } from "@nps/testing/stand-in"
-import { createApiClient, type NpsApi } from "../src/api-client"
+import { type ApiClientOptions, createApiClient, type NpsApi } from "../src/api-client"
 import { type CreateBotOptions, createBot, type NpsBot } from "../src/bot"
 import { createPacer, type PacerLimits } from "../src/outbound/pacer"
 
@@ -70,6 +70,20 @@ export async function openRealApi(
   return { db: database.db, app, serviceKey: service.key, close: () => database.close() }
 }
 
+/** The bot's real API client, calling the in-process API with its service key. */
+export const inProcessApi = (
+  realApi: RealApi,
+  logger: Logger,
+  options: Partial<Pick<ApiClientOptions, "metrics">> = {},
+): NpsApi =>
+  createApiClient({
+    baseUrl: "http://in-process/api",
+    app: realApi.app,
+    serviceKey: realApi.serviceKey,
+    logger,
+    ...options,
+  })
+
 export interface Harness {
   standIn: BotApiStandIn
   nps: NpsBot
@@ -98,14 +112,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const api =
     options.api ??
     options.apiFactory?.(logs.logger) ??
-    (options.realApi
-      ? createApiClient({
-          baseUrl: "http://in-process/api",
-          app: options.realApi.app,
-          serviceKey: options.realApi.serviceKey,
-          logger: logs.logger,
-        })
-      : unreachableApi())
+    (options.realApi ? inProcessApi(options.realApi, logs.logger) : unreachableApi())
   const {
     api: _api,
     apiFactory: _apiFactory,

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { notifications, telegramLinks, users } from "@nps/db"
 import { req } from "@nps/testing/api"
 import { type BotApiStandIn, startBotApiStandIn } from "@nps/testing/stand-in"
-import { createApiClient, type DeliveryReport, type NpsApi } from "../src/api-client"
+import type { DeliveryReport, NpsApi } from "../src/api-client"
 import { createBotMetrics } from "../src/metrics"
 import { broadcastLimits, createBroadcastMode } from "../src/outbound/broadcast"
 import { createPacer, type PacerLimits } from "../src/outbound/pacer"
@@ -17,6 +17,7 @@ import {
   DB_TIMEOUT,
   drivers,
   type Harness,
+  inProcessApi,
   openRealApi,
   type RealApi,
   seedUser,
@@ -109,12 +110,7 @@ for (const driver of drivers()) {
       const broadcast = createBroadcastMode({ paid, rate, logger: logs.logger })
       const metrics = createBotMetrics()
       const apiFactory = (logger: typeof logs.logger): NpsApi => {
-        const inner = createApiClient({
-          baseUrl: "http://in-process/api",
-          app: realApi.app,
-          serviceKey: realApi.serviceKey,
-          logger,
-        })
+        const inner = inProcessApi(realApi, logger)
         return {
           ...inner,
           report: async (batch) => {

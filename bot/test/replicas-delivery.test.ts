@@ -7,8 +7,16 @@ import { notifications, telegramLinks } from "@nps/db"
 import { req } from "@nps/testing/api"
 import { openTestRedis, TEST_REDIS_URL, testPrefix } from "@nps/testing/redis"
 import { startBotApiStandIn } from "@nps/testing/stand-in"
-import { createApiClient, type NpsApi } from "../src/api-client"
-import { captureLogs, DB_TIMEOUT, drivers, openRealApi, type RealApi, seedUser } from "./harness"
+import type { NpsApi } from "../src/api-client"
+import {
+  captureLogs,
+  DB_TIMEOUT,
+  drivers,
+  inProcessApi,
+  openRealApi,
+  type RealApi,
+  seedUser,
+} from "./harness"
 import { type Replica, startReplica } from "./replica"
 
 /** A bot token of its own, so its keys under the product's prefix meet no other run's. */
@@ -59,12 +67,7 @@ if (TEST_REDIS_URL)
           settle = resolve
         })
         const apiFor = (n: number): NpsApi => {
-          const inner = createApiClient({
-            baseUrl: "http://in-process/api",
-            app: realApi.app,
-            serviceKey: realApi.serviceKey,
-            logger: captureLogs().logger,
-          })
+          const inner = inProcessApi(realApi, captureLogs().logger)
           return {
             ...inner,
             report: async (results) => {

@@ -5,12 +5,12 @@ import { notifications, telegramLinks } from "@nps/db"
 import { req } from "@nps/testing/api"
 import { parseTelegramHtml } from "@nps/testing/stand-in-html"
 import { eq } from "drizzle-orm"
-import { createApiClient } from "../src/api-client"
 import {
   DB_TIMEOUT,
   deferred,
   drivers,
   type Harness,
+  inProcessApi,
   openRealApi,
   type RealApi,
   seedUser,
@@ -165,12 +165,7 @@ for (const driver of drivers()) {
       h = await startHarness({
         deliveries: { waitSeconds: 1 },
         apiFactory: (logger) => {
-          const inner = createApiClient({
-            baseUrl: "http://in-process/api",
-            app: realApi.app,
-            serviceKey: realApi.serviceKey,
-            logger,
-          })
+          const inner = inProcessApi(realApi, logger)
           return {
             ...inner,
             report: async (results) => {
