@@ -2,10 +2,11 @@
 // database (PGlite in memory; Postgres too when TEST_DATABASE_URL is set), and a bot wired to both
 // with a logger whose lines are kept for assertions.
 
+import { afterAll, beforeAll } from "bun:test"
 import { fileURLToPath } from "node:url"
 import type { Database, Db } from "@nps/db"
 import { createLogger, type Logger } from "@nps/log"
-import { makeApp, openTestDatabase, seedServiceKey } from "@nps/testing/api"
+import { makeApp, openTestDatabase, seedServiceKey, seedUser } from "@nps/testing/api"
 import { type BotApiStandIn, type StandInOptions, startBotApiStandIn } from "@nps/testing/stand-in"
 import { type ApiClientOptions, createApiClient, type NpsApi } from "../src/api-client"
 import { type CreateBotOptions, createBot, type NpsBot } from "../src/bot"
@@ -83,6 +84,24 @@ export const inProcessApi = (
     logger,
     ...options,
   })
+
+/**
+ * For a describe block: the real API on `driver`, opened before its tests and closed after, and
+ * the key of a user (`username`) allowed to send notifications.
+ */
+export function realApiWithNotifier(driver: "pglite" | "postgres", username: string) {
+  const suite = {} as { realApi: RealApi; notifier: string }
+  beforeAll(async () => {
+    suite.realApi = await openRealApi(driver)
+    suite.notifier = (
+      await seedUser(suite.realApi.db, { username, scopes: ["telegram:notify"] })
+    ).key
+  }, DB_TIMEOUT)
+  afterAll(async () => {
+    await suite.realApi.close()
+  })
+  return suite
+}
 
 export interface Harness {
   standIn: BotApiStandIn

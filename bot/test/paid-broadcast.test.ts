@@ -3,7 +3,7 @@
 // messages without allow_paid_broadcast, 1,000 a second for all. With TELEGRAM_PAID_BROADCAST the
 // broadcast goes beyond 30 a second without a single 429; when Telegram refuses to bill the bot,
 // it says so once, shows it in /metrics, and every notification is still delivered.
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test"
+import { afterEach, describe, expect, test } from "bun:test"
 import { notifications, telegramLinks, users } from "@nps/db"
 import { req } from "@nps/testing/api"
 import { type BotApiStandIn, startBotApiStandIn } from "@nps/testing/stand-in"
@@ -14,13 +14,10 @@ import { createPacer, type PacerLimits } from "../src/outbound/pacer"
 import { closeStores, openShared, redisStore } from "./budget-stores"
 import {
   captureLogs,
-  DB_TIMEOUT,
   drivers,
   type Harness,
   inProcessApi,
-  openRealApi,
-  type RealApi,
-  seedUser,
+  realApiWithNotifier,
   startHarness,
 } from "./harness"
 
@@ -29,43 +26,32 @@ let nextUser = 0
 
 for (const driver of drivers()) {
   describe(`paid broadcast [${driver}]`, () => {
-    let realApi: RealApi
-    let notifier: string
+    const suite = realApiWithNotifier(driver, "paid-alerts")
     let standIn: BotApiStandIn | undefined
-
-    beforeAll(async () => {
-      realApi = await openRealApi(driver)
-      notifier = (
-        await seedUser(realApi.db, { username: "paid-alerts", scopes: ["telegram:notify"] })
-      ).key
-    }, DB_TIMEOUT)
-    afterAll(async () => {
-      await realApi.close()
-    })
     const bots: Harness[] = []
     afterEach(async () => {
       for (const bot of bots.splice(0)) await bot.close()
       await closeStores()
       await standIn?.close()
       standIn = undefined
-      await realApi.db.delete(notifications)
+      await suite.realApi.db.delete(notifications)
     })
 
     /** `count` users with a chat each, and one notification accepted for each. */
     const broadcastTo = async (count: number) => {
       const chats = Array.from({ length: count }, () => nextChat++)
       // Straight into the tables: nobody logs in, so no password hashing to wait for.
-      const people = await realApi.db
+      const people = await suite.realApi.db
         .insert(users)
         .values(chats.map(() => ({ username: `paying${nextUser++}`, passwordHash: "x" })))
         .returning({ id: users.id })
-      await realApi.db
+      await suite.realApi.db
         .insert(telegramLinks)
         .values(people.map((p, i) => ({ telegramChatId: chats[i] as number, userId: p.id })))
       const ids: string[] = []
       for (const [i, person] of people.entries()) {
-        const res = await req(realApi.app, "POST", "/api/telegram/notifications", {
-          token: notifier,
+        const res = await req(suite.realApi.app, "POST", "/api/telegram/notifications", {
+          token: suite.notifier,
           body: { user_id: person.id, text: `daily reading for ${chats[i]}` },
         })
         expect(res.status).toBe(202)
@@ -110,7 +96,7 @@ for (const driver of drivers()) {
       const broadcast = createBroadcastMode({ paid, rate, logger: logs.logger })
       const metrics = createBotMetrics()
       const apiFactory = (logger: typeof logs.logger): NpsApi => {
-        const inner = inProcessApi(realApi, logger)
+        const inner = inProcessApi(suite.realApi, logger)
         return {
           ...inner,
           report: async (batch) => {
@@ -122,7 +108,7 @@ for (const driver of drivers()) {
       }
       const bot = await startHarness({
         standIn: given,
-        realApi,
+        realApi: suite.realApi,
         apiFactory,
         broadcast,
         metrics,
@@ -141,8 +127,11 @@ for (const driver of drivers()) {
     }
 
     const statusOf = async (id: string) =>
-      (await req(realApi.app, "GET", `/api/telegram/notifications/${id}`, { token: notifier })).body
-        .status
+      (
+        await req(suite.realApi.app, "GET", `/api/telegram/notifications/${id}`, {
+          token: suite.notifier,
+        })
+      ).body.status
 
     test("on: notifications carry allow_paid_broadcast and go beyond 30 a second with no 429; replies do not", async () => {
       standIn = await startBotApiStandIn({ floodLimits: true })
