@@ -105,7 +105,9 @@ for (const driver of drivers()) {
       // In order: each part's first "Part n" follows the previous part's last.
       const numbers = parts.flatMap((p) => [...p.matchAll(/Part (\d)/g)].map((m) => Number(m[1])))
       expect(numbers).toEqual([...numbers].sort())
-      expect(calls.at(-1)?.params.reply_markup).toBeDefined()
+      expect(calls.at(-1)?.params.reply_markup).toEqual({
+        inline_keyboard: [[{ text: "More", url: "https://example.com/more" }]],
+      })
       expect(calls.slice(0, -1).every((c) => c.params.reply_markup === undefined)).toBe(true)
     })
 
