@@ -8,7 +8,12 @@ import type { Database, Db } from "@nps/db"
 import { createLogger, type Logger } from "@nps/log"
 import { makeApp, openTestDatabase, seedServiceKey, seedUser } from "@nps/testing/api"
 import { type BotApiStandIn, type StandInOptions, startBotApiStandIn } from "@nps/testing/stand-in"
-import { type ApiClientOptions, createApiClient, type NpsApi } from "../src/api-client"
+import {
+  type ApiClientOptions,
+  createApiClient,
+  type DeliveryReport,
+  type NpsApi,
+} from "../src/api-client"
 import { type CreateBotOptions, createBot, type NpsBot } from "../src/bot"
 import { createPacer, type PacerLimits } from "../src/outbound/pacer"
 
@@ -101,6 +106,35 @@ export function realApiWithNotifier(driver: "pglite" | "postgres", username: str
     await suite.realApi.close()
   })
   return suite
+}
+
+/** The real API client, telling the test as each report lands. */
+export function watched(realApi: RealApi) {
+  const reported: DeliveryReport[] = []
+  const waiters: { count: number; resolve: () => void }[] = []
+  const factory = (logger: Logger): NpsApi => {
+    const inner = inProcessApi(realApi, logger)
+    return {
+      ...inner,
+      report: async (results) => {
+        const result = await inner.report(results)
+        if (result.kind === "ok") {
+          reported.push(...results)
+          for (const w of waiters.filter((w) => reported.length >= w.count)) {
+            waiters.splice(waiters.indexOf(w), 1)
+            w.resolve()
+          }
+        }
+        return result
+      },
+    }
+  }
+  /** Resolves once `count` results have been recorded by the API in all. */
+  const settledCount = (count: number) =>
+    reported.length >= count
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => waiters.push({ count, resolve }))
+  return { factory, reported, settledCount }
 }
 
 export interface Harness {

@@ -7,7 +7,6 @@ import { afterEach, describe, expect, test } from "bun:test"
 import { notifications, telegramLinks, users } from "@nps/db"
 import { req } from "@nps/testing/api"
 import { type BotApiStandIn, startBotApiStandIn } from "@nps/testing/stand-in"
-import type { DeliveryReport, NpsApi } from "../src/api-client"
 import { createBotMetrics } from "../src/metrics"
 import { broadcastLimits, createBroadcastMode } from "../src/outbound/broadcast"
 import { createPacer, type PacerLimits } from "../src/outbound/pacer"
@@ -16,9 +15,9 @@ import {
   captureLogs,
   drivers,
   type Harness,
-  inProcessApi,
   realApiWithNotifier,
   startHarness,
+  watched,
 } from "./harness"
 
 let nextChat = 7_310_000
@@ -60,26 +59,6 @@ for (const driver of drivers()) {
       return { chats, ids }
     }
 
-    /** Delivery results the API recorded, from one bot or several; `settled(n)` awaits n. */
-    const tally = () => {
-      const reported: DeliveryReport[] = []
-      const waiters: { count: number; resolve: () => void }[] = []
-      return {
-        reported,
-        add(results: DeliveryReport[]) {
-          reported.push(...results)
-          for (const w of waiters.filter((w) => reported.length >= w.count)) {
-            waiters.splice(waiters.indexOf(w), 1)
-            w.resolve()
-          }
-        },
-        settled: (count: number) =>
-          reported.length >= count
-            ? Promise.resolve()
-            : new Promise<void>((resolve) => waiters.push({ count, resolve })),
-      }
-    }
-
     /** A bot delivering with paid broadcast set as given. */
     const payingBot = async (
       paid: boolean,
@@ -87,29 +66,18 @@ for (const driver of drivers()) {
       given: BotApiStandIn,
       options: {
         shared?: { name: string; limits: PacerLimits }
-        results?: ReturnType<typeof tally>
+        results?: ReturnType<typeof watched>
         capacity?: number
       } = {},
     ) => {
-      const { shared, results = tally(), capacity } = options
+      const { shared, results = watched(suite.realApi), capacity } = options
       const logs = captureLogs()
       const broadcast = createBroadcastMode({ paid, rate, logger: logs.logger })
       const metrics = createBotMetrics()
-      const apiFactory = (logger: typeof logs.logger): NpsApi => {
-        const inner = inProcessApi(suite.realApi, logger)
-        return {
-          ...inner,
-          report: async (batch) => {
-            const result = await inner.report(batch)
-            if (result.kind === "ok") results.add(batch)
-            return result
-          },
-        }
-      }
       const bot = await startHarness({
         standIn: given,
         realApi: suite.realApi,
-        apiFactory,
+        apiFactory: results.factory,
         broadcast,
         metrics,
         pacer: shared
@@ -123,7 +91,7 @@ for (const driver of drivers()) {
         ...(shared && { mode: "webhook" as const }),
       })
       bots.push(bot)
-      return { broadcast, metrics, settled: results.settled, reported: results.reported, logs }
+      return { broadcast, metrics, settled: results.settledCount, reported: results.reported, logs }
     }
 
     const statusOf = async (id: string) =>
@@ -211,12 +179,12 @@ for (const driver of drivers()) {
         })
         const { chats } = await broadcastTo(48)
         const limits = { ...broadcastLimits(true, 11), paid: ceiling }
-        const results = tally()
+        const results = watched(suite.realApi)
         // Each holds half the broadcast at most, so both have some to send.
         const replica = { shared: { name: crypto.randomUUID(), limits }, results, capacity: 24 }
         await payingBot(true, 11, standIn, replica)
         await payingBot(true, 11, standIn, replica)
-        await results.settled(chats.length)
+        await results.settledCount(chats.length)
         const sent = standIn.sent()
         expect(sent.filter((c) => c.status === 200)).toHaveLength(chats.length)
         expect(sent.every((c) => c.params.allow_paid_broadcast === true)).toBe(true)
