@@ -3,7 +3,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test"
 import type { Logger } from "@nps/log"
 import { type BotApiStandIn, startBotApiStandIn } from "@nps/testing/stand-in"
-import { createApiClient, type NpsApi } from "../src/api-client"
+import type { NpsApi } from "../src/api-client"
 import { COMMANDS } from "../src/commands/index"
 import { KEY_FORMAT } from "../src/commands/link"
 import { COMMAND_NAMES } from "../src/commands/names"
@@ -11,6 +11,7 @@ import {
   DB_TIMEOUT,
   drivers,
   type Harness,
+  inProcessApi,
   openRealApi,
   type RealApi,
   seedProfiles,
@@ -52,12 +53,7 @@ for (const driver of drivers()) {
     const start = async (options: Parameters<typeof startHarness>[0] = {}) => {
       events = []
       const recording = (logger: Logger): NpsApi => {
-        const inner = createApiClient({
-          baseUrl: "http://in-process/api",
-          app: realApi.app,
-          serviceKey: realApi.serviceKey,
-          logger,
-        })
+        const inner = inProcessApi(realApi, logger)
         const record =
           <A, R>(name: string, call: (arg: A) => R) =>
           (arg: A) => {

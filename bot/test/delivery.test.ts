@@ -2,12 +2,10 @@
 // loop and pacer, and the Bot API stand-in, enforcing Telegram's flood limits where it matters.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test"
 import { notifications, telegramLinks } from "@nps/db"
-import type { Logger } from "@nps/log"
 import { req } from "@nps/testing/api"
 import { type BotApiStandIn, startBotApiStandIn } from "@nps/testing/stand-in"
 import { eq } from "drizzle-orm"
 import { Bot } from "gramio"
-import { createApiClient, type DeliveryReport, type NpsApi } from "../src/api-client"
 import { createBotMetrics } from "../src/metrics"
 import { createDeliveryLoop } from "../src/outbound/delivery"
 import { createPacer } from "../src/outbound/pacer"
@@ -17,48 +15,16 @@ import {
   deferred,
   drivers,
   type Harness,
+  inProcessApi,
   openRealApi,
   type RealApi,
   seedUser,
   startHarness,
+  watched,
 } from "./harness"
 
 let nextChat = 910_000
 let nextUser = 0
-
-/** The real API client, telling the test as each report lands. */
-function watched(realApi: RealApi) {
-  const reported: DeliveryReport[] = []
-  const waiters: { count: number; resolve: () => void }[] = []
-  const factory = (logger: Logger): NpsApi => {
-    const inner = createApiClient({
-      baseUrl: "http://in-process/api",
-      app: realApi.app,
-      serviceKey: realApi.serviceKey,
-      logger,
-    })
-    return {
-      ...inner,
-      report: async (results) => {
-        const result = await inner.report(results)
-        if (result.kind === "ok") {
-          reported.push(...results)
-          for (const w of waiters.filter((w) => reported.length >= w.count)) {
-            waiters.splice(waiters.indexOf(w), 1)
-            w.resolve()
-          }
-        }
-        return result
-      },
-    }
-  }
-  /** Resolves once `count` results have been recorded by the API in all. */
-  const settledCount = (count: number) =>
-    reported.length >= count
-      ? Promise.resolve()
-      : new Promise<void>((resolve) => waiters.push({ count, resolve }))
-  return { factory, reported, settledCount }
-}
 
 for (const driver of drivers()) {
   describe(`notification delivery [${driver}]`, () => {
@@ -347,12 +313,7 @@ for (const driver of drivers()) {
         const bot = new Bot(standIn?.token as string, {
           api: { baseURL: `${standIn?.url}/bot` },
         })
-        const api = createApiClient({
-          baseUrl: "http://in-process/api",
-          app: realApi.app,
-          serviceKey: realApi.serviceKey,
-          logger: logs.logger,
-        })
+        const api = inProcessApi(realApi, logs.logger)
         return createDeliveryLoop({
           api: {
             lease: api.lease,

@@ -2,12 +2,18 @@
 // database (PGlite in memory; Postgres too when TEST_DATABASE_URL is set), and a bot wired to both
 // with a logger whose lines are kept for assertions.
 
+import { afterAll, beforeAll } from "bun:test"
 import { fileURLToPath } from "node:url"
 import type { Database, Db } from "@nps/db"
 import { createLogger, type Logger } from "@nps/log"
-import { makeApp, openTestDatabase, seedServiceKey } from "@nps/testing/api"
+import { makeApp, openTestDatabase, seedServiceKey, seedUser } from "@nps/testing/api"
 import { type BotApiStandIn, type StandInOptions, startBotApiStandIn } from "@nps/testing/stand-in"
-import { createApiClient, type NpsApi } from "../src/api-client"
+import {
+  type ApiClientOptions,
+  createApiClient,
+  type DeliveryReport,
+  type NpsApi,
+} from "../src/api-client"
 import { type CreateBotOptions, createBot, type NpsBot } from "../src/bot"
 import { createPacer, type PacerLimits } from "../src/outbound/pacer"
 
@@ -70,6 +76,67 @@ export async function openRealApi(
   return { db: database.db, app, serviceKey: service.key, close: () => database.close() }
 }
 
+/** The bot's real API client, calling the in-process API with its service key. */
+export const inProcessApi = (
+  realApi: RealApi,
+  logger: Logger,
+  options: Partial<Pick<ApiClientOptions, "metrics">> = {},
+): NpsApi =>
+  createApiClient({
+    baseUrl: "http://in-process/api",
+    app: realApi.app,
+    serviceKey: realApi.serviceKey,
+    logger,
+    ...options,
+  })
+
+/**
+ * For a describe block: the real API on `driver`, opened before its tests and closed after, and
+ * the key of a user (`username`) allowed to send notifications.
+ */
+export function realApiWithNotifier(driver: "pglite" | "postgres", username: string) {
+  const suite = {} as { realApi: RealApi; notifier: string }
+  beforeAll(async () => {
+    suite.realApi = await openRealApi(driver)
+    suite.notifier = (
+      await seedUser(suite.realApi.db, { username, scopes: ["telegram:notify"] })
+    ).key
+  }, DB_TIMEOUT)
+  afterAll(async () => {
+    await suite.realApi.close()
+  })
+  return suite
+}
+
+/** The real API client, telling the test as each report lands. */
+export function watched(realApi: RealApi) {
+  const reported: DeliveryReport[] = []
+  const waiters: { count: number; resolve: () => void }[] = []
+  const factory = (logger: Logger): NpsApi => {
+    const inner = inProcessApi(realApi, logger)
+    return {
+      ...inner,
+      report: async (results) => {
+        const result = await inner.report(results)
+        if (result.kind === "ok") {
+          reported.push(...results)
+          for (const w of waiters.filter((w) => reported.length >= w.count)) {
+            waiters.splice(waiters.indexOf(w), 1)
+            w.resolve()
+          }
+        }
+        return result
+      },
+    }
+  }
+  /** Resolves once `count` results have been recorded by the API in all. */
+  const settledCount = (count: number) =>
+    reported.length >= count
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => waiters.push({ count, resolve }))
+  return { factory, reported, settledCount }
+}
+
 export interface Harness {
   standIn: BotApiStandIn
   nps: NpsBot
@@ -98,14 +165,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const api =
     options.api ??
     options.apiFactory?.(logs.logger) ??
-    (options.realApi
-      ? createApiClient({
-          baseUrl: "http://in-process/api",
-          app: options.realApi.app,
-          serviceKey: options.realApi.serviceKey,
-          logger: logs.logger,
-        })
-      : unreachableApi())
+    (options.realApi ? inProcessApi(options.realApi, logs.logger) : unreachableApi())
   const {
     api: _api,
     apiFactory: _apiFactory,

@@ -3,11 +3,11 @@
 // in a label. Then METRICS_PORT as the real process reads it.
 import { afterEach, describe, expect, test } from "bun:test"
 import { startBotApiStandIn } from "@nps/testing/stand-in"
-import { createApiClient } from "../src/api-client"
 import { createBotMetrics, type MetricsServer, serveMetrics } from "../src/metrics"
 import {
   DB_TIMEOUT,
   type Harness,
+  inProcessApi,
   openRealApi,
   type RealApi,
   settled,
@@ -54,14 +54,7 @@ describe("GET /metrics", () => {
         rateLimit: 2,
         metrics,
         sleep: async () => {}, // retries without waiting
-        apiFactory: (logger) =>
-          createApiClient({
-            baseUrl: "http://in-process/api",
-            app: realApi.app,
-            serviceKey: realApi.serviceKey,
-            logger,
-            metrics,
-          }),
+        apiFactory: (logger) => inProcessApi(realApi, logger, { metrics }),
       })
       cleanup.push(() => h.close())
       server = serveMetrics(metrics.registry, { port: 0, hostname: "127.0.0.1" })

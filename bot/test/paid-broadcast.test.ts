@@ -3,24 +3,21 @@
 // messages without allow_paid_broadcast, 1,000 a second for all. With TELEGRAM_PAID_BROADCAST the
 // broadcast goes beyond 30 a second without a single 429; when Telegram refuses to bill the bot,
 // it says so once, shows it in /metrics, and every notification is still delivered.
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test"
+import { afterEach, describe, expect, test } from "bun:test"
 import { notifications, telegramLinks, users } from "@nps/db"
 import { req } from "@nps/testing/api"
 import { type BotApiStandIn, startBotApiStandIn } from "@nps/testing/stand-in"
-import { createApiClient, type DeliveryReport, type NpsApi } from "../src/api-client"
 import { createBotMetrics } from "../src/metrics"
 import { broadcastLimits, createBroadcastMode } from "../src/outbound/broadcast"
 import { createPacer, type PacerLimits } from "../src/outbound/pacer"
 import { closeStores, openShared, redisStore } from "./budget-stores"
 import {
   captureLogs,
-  DB_TIMEOUT,
   drivers,
   type Harness,
-  openRealApi,
-  type RealApi,
-  seedUser,
+  realApiWithNotifier,
   startHarness,
+  watched,
 } from "./harness"
 
 let nextChat = 7_310_000
@@ -28,69 +25,38 @@ let nextUser = 0
 
 for (const driver of drivers()) {
   describe(`paid broadcast [${driver}]`, () => {
-    let realApi: RealApi
-    let notifier: string
+    const suite = realApiWithNotifier(driver, "paid-alerts")
     let standIn: BotApiStandIn | undefined
-
-    beforeAll(async () => {
-      realApi = await openRealApi(driver)
-      notifier = (
-        await seedUser(realApi.db, { username: "paid-alerts", scopes: ["telegram:notify"] })
-      ).key
-    }, DB_TIMEOUT)
-    afterAll(async () => {
-      await realApi.close()
-    })
     const bots: Harness[] = []
     afterEach(async () => {
       for (const bot of bots.splice(0)) await bot.close()
       await closeStores()
       await standIn?.close()
       standIn = undefined
-      await realApi.db.delete(notifications)
+      await suite.realApi.db.delete(notifications)
     })
 
     /** `count` users with a chat each, and one notification accepted for each. */
     const broadcastTo = async (count: number) => {
       const chats = Array.from({ length: count }, () => nextChat++)
       // Straight into the tables: nobody logs in, so no password hashing to wait for.
-      const people = await realApi.db
+      const people = await suite.realApi.db
         .insert(users)
         .values(chats.map(() => ({ username: `paying${nextUser++}`, passwordHash: "x" })))
         .returning({ id: users.id })
-      await realApi.db
+      await suite.realApi.db
         .insert(telegramLinks)
         .values(people.map((p, i) => ({ telegramChatId: chats[i] as number, userId: p.id })))
       const ids: string[] = []
       for (const [i, person] of people.entries()) {
-        const res = await req(realApi.app, "POST", "/api/telegram/notifications", {
-          token: notifier,
+        const res = await req(suite.realApi.app, "POST", "/api/telegram/notifications", {
+          token: suite.notifier,
           body: { user_id: person.id, text: `daily reading for ${chats[i]}` },
         })
         expect(res.status).toBe(202)
         ids.push((res.body as { id: string }).id)
       }
       return { chats, ids }
-    }
-
-    /** Delivery results the API recorded, from one bot or several; `settled(n)` awaits n. */
-    const tally = () => {
-      const reported: DeliveryReport[] = []
-      const waiters: { count: number; resolve: () => void }[] = []
-      return {
-        reported,
-        add(results: DeliveryReport[]) {
-          reported.push(...results)
-          for (const w of waiters.filter((w) => reported.length >= w.count)) {
-            waiters.splice(waiters.indexOf(w), 1)
-            w.resolve()
-          }
-        },
-        settled: (count: number) =>
-          reported.length >= count
-            ? Promise.resolve()
-            : new Promise<void>((resolve) => waiters.push({ count, resolve })),
-      }
     }
 
     /** A bot delivering with paid broadcast set as given. */
@@ -100,34 +66,18 @@ for (const driver of drivers()) {
       given: BotApiStandIn,
       options: {
         shared?: { name: string; limits: PacerLimits }
-        results?: ReturnType<typeof tally>
+        results?: ReturnType<typeof watched>
         capacity?: number
       } = {},
     ) => {
-      const { shared, results = tally(), capacity } = options
+      const { shared, results = watched(suite.realApi), capacity } = options
       const logs = captureLogs()
       const broadcast = createBroadcastMode({ paid, rate, logger: logs.logger })
       const metrics = createBotMetrics()
-      const apiFactory = (logger: typeof logs.logger): NpsApi => {
-        const inner = createApiClient({
-          baseUrl: "http://in-process/api",
-          app: realApi.app,
-          serviceKey: realApi.serviceKey,
-          logger,
-        })
-        return {
-          ...inner,
-          report: async (batch) => {
-            const result = await inner.report(batch)
-            if (result.kind === "ok") results.add(batch)
-            return result
-          },
-        }
-      }
       const bot = await startHarness({
         standIn: given,
-        realApi,
-        apiFactory,
+        realApi: suite.realApi,
+        apiFactory: results.factory,
         broadcast,
         metrics,
         pacer: shared
@@ -141,12 +91,15 @@ for (const driver of drivers()) {
         ...(shared && { mode: "webhook" as const }),
       })
       bots.push(bot)
-      return { broadcast, metrics, settled: results.settled, reported: results.reported, logs }
+      return { broadcast, metrics, settled: results.settledCount, reported: results.reported, logs }
     }
 
     const statusOf = async (id: string) =>
-      (await req(realApi.app, "GET", `/api/telegram/notifications/${id}`, { token: notifier })).body
-        .status
+      (
+        await req(suite.realApi.app, "GET", `/api/telegram/notifications/${id}`, {
+          token: suite.notifier,
+        })
+      ).body.status
 
     test("on: notifications carry allow_paid_broadcast and go beyond 30 a second with no 429; replies do not", async () => {
       standIn = await startBotApiStandIn({ floodLimits: true })
@@ -226,12 +179,12 @@ for (const driver of drivers()) {
         })
         const { chats } = await broadcastTo(48)
         const limits = { ...broadcastLimits(true, 11), paid: ceiling }
-        const results = tally()
+        const results = watched(suite.realApi)
         // Each holds half the broadcast at most, so both have some to send.
         const replica = { shared: { name: crypto.randomUUID(), limits }, results, capacity: 24 }
         await payingBot(true, 11, standIn, replica)
         await payingBot(true, 11, standIn, replica)
-        await results.settled(chats.length)
+        await results.settledCount(chats.length)
         const sent = standIn.sent()
         expect(sent.filter((c) => c.status === 200)).toHaveLength(chats.length)
         expect(sent.every((c) => c.params.allow_paid_broadcast === true)).toBe(true)

@@ -2,13 +2,13 @@
 // notifications while they answer commands: every notification is sent once, each chat's in
 // acceptance order, and the one outbound budget keeps both replicas together inside Telegram's
 // flood limits — which the Bot API stand-in enforces with 429 + retry_after.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test"
+import { describe, expect, test } from "bun:test"
 import { notifications, telegramLinks } from "@nps/db"
 import { req } from "@nps/testing/api"
 import { openTestRedis, TEST_REDIS_URL, testPrefix } from "@nps/testing/redis"
 import { startBotApiStandIn } from "@nps/testing/stand-in"
-import { createApiClient, type NpsApi } from "../src/api-client"
-import { captureLogs, DB_TIMEOUT, drivers, openRealApi, type RealApi, seedUser } from "./harness"
+import type { NpsApi } from "../src/api-client"
+import { captureLogs, drivers, inProcessApi, realApiWithNotifier, seedUser } from "./harness"
 import { type Replica, startReplica } from "./replica"
 
 /** A bot token of its own, so its keys under the product's prefix meet no other run's. */
@@ -21,29 +21,19 @@ let nextUser = 0
 if (TEST_REDIS_URL)
   for (const driver of drivers()) {
     describe(`two bot replicas delivering, sharing Redis [${driver}]`, () => {
-      let realApi: RealApi
-      let notifier: string
-      beforeAll(async () => {
-        realApi = await openRealApi(driver)
-        notifier = (
-          await seedUser(realApi.db, { username: "replica-alerts", scopes: ["telegram:notify"] })
-        ).key
-      }, DB_TIMEOUT)
-      afterAll(async () => {
-        await realApi.close()
-      })
+      const suite = realApiWithNotifier(driver, "replica-alerts")
 
       /** A user linked to one chat. */
       const reader = async (chatId: number) => {
-        const seeded = await seedUser(realApi.db, { username: `replica-reader${nextUser++}` })
-        await realApi.db
+        const seeded = await seedUser(suite.realApi.db, { username: `replica-reader${nextUser++}` })
+        await suite.realApi.db
           .insert(telegramLinks)
           .values({ telegramChatId: chatId, userId: seeded.user.id })
         return seeded.user.username
       }
       const notify = async (username: string, text: string) => {
-        const res = await req(realApi.app, "POST", "/api/telegram/notifications", {
-          token: notifier,
+        const res = await req(suite.realApi.app, "POST", "/api/telegram/notifications", {
+          token: suite.notifier,
           body: { username, text },
         })
         expect(res.status).toBe(202)
@@ -59,12 +49,7 @@ if (TEST_REDIS_URL)
           settle = resolve
         })
         const apiFor = (n: number): NpsApi => {
-          const inner = createApiClient({
-            baseUrl: "http://in-process/api",
-            app: realApi.app,
-            serviceKey: realApi.serviceKey,
-            logger: captureLogs().logger,
-          })
+          const inner = inProcessApi(suite.realApi, captureLogs().logger)
           return {
             ...inner,
             report: async (results) => {
@@ -132,7 +117,7 @@ if (TEST_REDIS_URL)
           expect(sentBy[0]).toBeGreaterThan(0)
           expect(sentBy[1]).toBeGreaterThan(0)
           expect((sentBy[0] ?? 0) + (sentBy[1] ?? 0)).toBe(60)
-          const statuses = await realApi.db.select().from(notifications)
+          const statuses = await suite.realApi.db.select().from(notifications)
           expect(statuses.filter((n) => n.status !== "sent")).toEqual([])
           console.log(
             `two replicas [${driver}]: ${standIn.sent().length} messages (60 deliveries: ${sentBy.join(" + ")}, 40 replies), ${standIn.floodRefusals} refused`,

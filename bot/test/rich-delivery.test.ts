@@ -1,18 +1,16 @@
 // Rich notifications end to end: the real API (both databases) hands the bot each delivery's
 // messages; the bot sends them exactly as given; the stand-in checks them as Telegram does.
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test"
+import { afterEach, describe, expect, test } from "bun:test"
 import { notifications, telegramLinks } from "@nps/db"
 import { req } from "@nps/testing/api"
 import { parseTelegramHtml } from "@nps/testing/stand-in-html"
 import { eq } from "drizzle-orm"
-import { createApiClient } from "../src/api-client"
 import {
-  DB_TIMEOUT,
   deferred,
   drivers,
   type Harness,
-  openRealApi,
-  type RealApi,
+  inProcessApi,
+  realApiWithNotifier,
   seedUser,
   startHarness,
 } from "./harness"
@@ -22,41 +20,30 @@ let nextUser = 0
 
 for (const driver of drivers()) {
   describe(`rich notifications [${driver}]`, () => {
-    let realApi: RealApi
-    let notifier: string
+    const suite = realApiWithNotifier(driver, "rich-sender")
     let h: Harness
-
-    beforeAll(async () => {
-      realApi = await openRealApi(driver)
-      notifier = (
-        await seedUser(realApi.db, { username: "rich-sender", scopes: ["telegram:notify"] })
-      ).key
-    }, DB_TIMEOUT)
-    afterAll(async () => {
-      await realApi.close()
-    })
     afterEach(async () => {
       await h?.close()
-      await realApi.db.delete(notifications)
+      await suite.realApi.db.delete(notifications)
     })
 
     const reader = async (...chats: number[]) => {
-      const seeded = await seedUser(realApi.db, { username: `rich${nextUser++}` })
-      await realApi.db
+      const seeded = await seedUser(suite.realApi.db, { username: `rich${nextUser++}` })
+      await suite.realApi.db
         .insert(telegramLinks)
         .values(chats.map((chatId) => ({ telegramChatId: chatId, userId: seeded.user.id })))
       return seeded.user.username
     }
     const notify = async (body: object) => {
-      const res = await req(realApi.app, "POST", "/api/telegram/notifications", {
-        token: notifier,
+      const res = await req(suite.realApi.app, "POST", "/api/telegram/notifications", {
+        token: suite.notifier,
         body,
       })
       expect(res.status).toBe(202)
       return (res.body as { id: string }).id
     }
     const delivering = () =>
-      startHarness({ realApi, deliveries: { waitSeconds: 1 } }).then((started) => {
+      startHarness({ realApi: suite.realApi, deliveries: { waitSeconds: 1 } }).then((started) => {
         h = started
         return started
       })
@@ -118,13 +105,15 @@ for (const driver of drivers()) {
       // In order: each part's first "Part n" follows the previous part's last.
       const numbers = parts.flatMap((p) => [...p.matchAll(/Part (\d)/g)].map((m) => Number(m[1])))
       expect(numbers).toEqual([...numbers].sort())
-      expect(calls.at(-1)?.params.reply_markup).toBeDefined()
+      expect(calls.at(-1)?.params.reply_markup).toEqual({
+        inline_keyboard: [[{ text: "More", url: "https://example.com/more" }]],
+      })
       expect(calls.slice(0, -1).every((c) => c.params.reply_markup === undefined)).toBe(true)
     })
 
     test("a part refused midway: the parts already sent are reported, and only the rest goes again", async () => {
       h = await startHarness({
-        realApi,
+        realApi: suite.realApi,
         deliveries: { waitSeconds: 1, retryBackoff: { initialSeconds: 0, maxSeconds: 0 } },
       })
       const chat = nextChat++
@@ -151,8 +140,8 @@ for (const driver of drivers()) {
         .map((c) => String(c.params.text).split(" ")[0])
       expect(accepted).toEqual(["one", "two", "three"])
       expect(h.standIn.sent(chat).filter((c) => c.status === 500)).toHaveLength(1)
-      const shown = await req(realApi.app, "GET", `/api/telegram/notifications/${id}`, {
-        token: notifier,
+      const shown = await req(suite.realApi.app, "GET", `/api/telegram/notifications/${id}`, {
+        token: suite.notifier,
       })
       expect((shown.body as { deliveries: { status: string }[] }).deliveries[0]?.status).toMatch(
         /sent|queued/,
@@ -165,12 +154,7 @@ for (const driver of drivers()) {
       h = await startHarness({
         deliveries: { waitSeconds: 1 },
         apiFactory: (logger) => {
-          const inner = createApiClient({
-            baseUrl: "http://in-process/api",
-            app: realApi.app,
-            serviceKey: realApi.serviceKey,
-            logger,
-          })
+          const inner = inProcessApi(suite.realApi, logger)
           return {
             ...inner,
             report: async (results) => {
@@ -192,10 +176,12 @@ for (const driver of drivers()) {
       await h.standIn.waitForCall("sendMessage", (c) => c.params.chat_id === chat)
       await reported.promise
       const shown = (
-        await req(realApi.app, "GET", `/api/telegram/notifications/${id}`, { token: notifier })
+        await req(suite.realApi.app, "GET", `/api/telegram/notifications/${id}`, {
+          token: suite.notifier,
+        })
       ).body as { deliveries: { status: string; error: string | null }[] } | undefined
       expect(shown?.deliveries[0]).toMatchObject({ status: "failed", error: "blocked" })
-      const [link] = await realApi.db
+      const [link] = await suite.realApi.db
         .select()
         .from(telegramLinks)
         .where(eq(telegramLinks.telegramChatId, chat))

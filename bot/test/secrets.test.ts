@@ -7,7 +7,14 @@ import { req } from "@nps/testing/api"
 import { startBotApiStandIn } from "@nps/testing/stand-in"
 import { createApiClient } from "../src/api-client"
 import { createBot, type NpsBot } from "../src/bot"
-import { captureLogs, DB_TIMEOUT, openRealApi, seedUser, unreachableApi } from "./harness"
+import {
+  captureLogs,
+  DB_TIMEOUT,
+  inProcessApi,
+  openRealApi,
+  seedUser,
+  unreachableApi,
+} from "./harness"
 
 // Not shaped like a Telegram token, so only the bot's own hygiene can keep it out of a log.
 const TOKEN = "local-test-token-Zq8xW3vB9nK2"
@@ -129,12 +136,7 @@ for (const mode of ["scrubbing logger (as main.ts)", "logger that scrubs nothing
         const { key } = await seedUser(realApi.db, { username: "secretive" })
         const standIn = await startBotApiStandIn({ token: TOKEN })
         cleanup.push(() => standIn.close())
-        const api = createApiClient({
-          baseUrl: "http://in-process/api",
-          app: realApi.app,
-          serviceKey: realApi.serviceKey,
-          logger: log,
-        })
+        const api = inProcessApi(realApi, log)
         const nps = botWith(log, standIn.url, { api })
         await nps.start()
         standIn.chat(-100123, { type: "supergroup", botIsAdmin: false })
@@ -179,12 +181,7 @@ for (const mode of ["scrubbing logger (as main.ts)", "logger that scrubs nothing
             .token as string
         const standIn = await startBotApiStandIn({ token: TOKEN })
         cleanup.push(() => standIn.close())
-        const api = createApiClient({
-          baseUrl: "http://in-process/api",
-          app: realApi.app,
-          serviceKey: realApi.serviceKey,
-          logger: log,
-        })
+        const api = inProcessApi(realApi, log)
         const nps = botWith(log, standIn.url, { api })
         await nps.start()
         const used = await token()

@@ -1,19 +1,11 @@
 // /settings, /timezone and button taps: the real API (both databases), the bot, and the Bot API
 // stand-in delivering callback queries as Telegram does.
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test"
+import { afterEach, describe, expect, test } from "bun:test"
 import { notifications } from "@nps/db"
 import { req } from "@nps/testing/api"
 import type { BotApiStandIn } from "@nps/testing/stand-in"
 import { categorySwitch, settingsAction } from "../src/commands/settings-screen"
-import {
-  DB_TIMEOUT,
-  drivers,
-  type Harness,
-  openRealApi,
-  type RealApi,
-  seedUser,
-  startHarness,
-} from "./harness"
+import { drivers, type Harness, realApiWithNotifier, seedUser, startHarness } from "./harness"
 
 let nextChat = 930_000
 let nextUser = 0
@@ -30,34 +22,23 @@ const labels = (standIn: BotApiStandIn, chatId: number, messageId: number) =>
 
 for (const driver of drivers()) {
   describe(`/settings [${driver}]`, () => {
-    let realApi: RealApi
-    let notifier: string
+    const suite = realApiWithNotifier(driver, "settings-sender")
     let h: Harness
-
-    beforeAll(async () => {
-      realApi = await openRealApi(driver)
-      notifier = (
-        await seedUser(realApi.db, { username: "settings-sender", scopes: ["telegram:notify"] })
-      ).key
-    }, DB_TIMEOUT)
-    afterAll(async () => {
-      await realApi.close()
-    })
     afterEach(async () => {
       await h?.close()
-      await realApi.db.delete(notifications)
+      await suite.realApi.db.delete(notifications)
     })
 
     /** A chat linked with /link, and the user's key. */
     const linked = async () => {
-      const seeded = await seedUser(realApi.db, { username: `settings${nextUser++}` })
+      const seeded = await seedUser(suite.realApi.db, { username: `settings${nextUser++}` })
       const chat = nextChat++
       const [reply] = await h.standIn.say(chat, `/link ${seeded.key}`)
       expect(reply).toContain("Account linked")
       return { chat, ...seeded }
     }
     const preferences = async (key: string) =>
-      (await req(realApi.app, "GET", "/api/telegram/preferences", { token: key })).body as {
+      (await req(suite.realApi.app, "GET", "/api/telegram/preferences", { token: key })).body as {
         muted_until: string | null
         quiet_hours: unknown
         categories: Record<string, boolean>
@@ -76,7 +57,7 @@ for (const driver of drivers()) {
     }
 
     test("a tap on a category switches it off, answers the tap and edits the same message", async () => {
-      h = await startHarness({ realApi })
+      h = await startHarness({ realApi: suite.realApi })
       const { chat, key } = await linked()
       const [screen] = await h.standIn.say(chat, "/settings")
       expect(screen).toContain("Notifications")
@@ -100,23 +81,29 @@ for (const driver of drivers()) {
       expect((await preferences(key)).categories.general).toBe(false)
 
       // The switched-off category holds back the next notification of that category.
-      const { username } = (await req(realApi.app, "GET", "/api/auth/me", { token: key })).body as {
+      const { username } = (await req(suite.realApi.app, "GET", "/api/auth/me", { token: key }))
+        .body as {
         username: string
       }
-      const sent = await req(realApi.app, "POST", "/api/telegram/notifications", {
-        token: notifier,
+      const sent = await req(suite.realApi.app, "POST", "/api/telegram/notifications", {
+        token: suite.notifier,
         body: { username, text: "held back", category: "general" },
       })
       expect(sent.status).toBe(202)
-      const lease = await req(realApi.app, "POST", "/api/telegram/deliveries/lease", {
-        token: realApi.serviceKey,
+      const lease = await req(suite.realApi.app, "POST", "/api/telegram/deliveries/lease", {
+        token: suite.realApi.serviceKey,
         body: { max: 10, wait_seconds: 0 },
       })
       expect((lease.body as { deliveries: unknown[] }).deliveries).toHaveLength(0)
       const notification = (sent.body as { id: string }).id
-      const shown = await req(realApi.app, "GET", `/api/telegram/notifications/${notification}`, {
-        token: notifier,
-      })
+      const shown = await req(
+        suite.realApi.app,
+        "GET",
+        `/api/telegram/notifications/${notification}`,
+        {
+          token: suite.notifier,
+        },
+      )
       expect(shown.body).toMatchObject({
         status: "skipped",
         deliveries: [{ telegram_chat_id: chat, status: "skipped", error: "muted" }],
@@ -124,7 +111,7 @@ for (const driver of drivers()) {
     })
 
     test("mute and quiet hours: the buttons follow the state, and Unmute undoes the mute", async () => {
-      h = await startHarness({ realApi })
+      h = await startHarness({ realApi: suite.realApi })
       const { chat, key } = await linked()
       await h.standIn.say(chat, "/settings")
       const last = h.standIn.sent(chat).at(-1)?.response
@@ -151,7 +138,7 @@ for (const driver of drivers()) {
     })
 
     test("a forged, stale or someone else's tap changes nothing and is still answered", async () => {
-      h = await startHarness({ realApi })
+      h = await startHarness({ realApi: suite.realApi })
       const { chat, key } = await linked()
       await h.standIn.say(chat, "/settings")
       const before = await preferences(key)
@@ -177,7 +164,7 @@ for (const driver of drivers()) {
     })
 
     test("/settings, /timezone when not linked say Not linked; /timezone sets a zone or refuses", async () => {
-      h = await startHarness({ realApi })
+      h = await startHarness({ realApi: suite.realApi })
       const stranger = nextChat++
       expect((await h.standIn.say(stranger, "/settings"))[0]).toContain("Not linked")
       expect((await h.standIn.say(stranger, "/timezone Europe/Berlin"))[0]).toContain("Not linked")
